@@ -1,0 +1,71 @@
+"""Alembic environment: the models' metadata and sparkify's own settings.
+
+The database comes, in order, from a connection handed in through
+``config.attributes["connection"]`` (tests, ``sparkify create-tables``), the
+``sqlalchemy.url`` option, then sparkify's settings (``SPARKIFY_DATABASE_URL``,
+``dwh.cfg``, embedded DuckDB). ``SPARKIFY_SCHEMA`` (or
+``config.attributes["schema"]``) puts the tables and alembic_version there.
+"""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+
+import sqlalchemy as sa
+from alembic import context
+
+from sparkify.config import load_settings
+from sparkify.db import engine_for_url
+from sparkify.models import metadata
+
+config = context.config
+if config.config_file_name is not None and not config.attributes.get("skip_logging"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def _url_and_schema() -> tuple[sa.URL, str | None]:
+    url = config.get_main_option("sqlalchemy.url")
+    schema = config.attributes.get("schema")
+    if url:
+        return sa.make_url(url), schema
+    settings = load_settings()
+    return settings.database_url, schema or settings.schema
+
+
+def _configure(**kwargs: object) -> None:
+    schema = kwargs.pop("schema", None)
+    context.configure(
+        target_metadata=metadata,
+        version_table_schema=schema,
+        compare_type=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def run_migrations_offline() -> None:
+    url, schema = _url_and_schema()
+    _configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, schema=schema)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection=connection, schema=config.attributes.get("schema"))
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url, schema = _url_and_schema()
+    engine = engine_for_url(url, schema=schema, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        _configure(connection=conn, schema=schema)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,238 @@
+"""Settings from flags, the environment and ``dwh.cfg``, read once into frozen objects.
+
+Precedence, highest first: CLI flags > environment (``SPARKIFY_*``) > ``dwh.cfg`` >
+defaults. ``dwh.cfg`` keeps the sections users already have::
+
+    [CLUSTER]   HOST, DB_NAME, DB_USER, DB_PASSWORD, DB_PORT
+    [IAM_ROLE]  ARN
+    [S3]        LOG_DATA, LOG_JSONPATH, SONG_DATA
+    [AWS]       REGION (optional, default us-west-2)
+
+With a ``HOST`` the warehouse is Redshift; with no database configured at all it
+is the embedded DuckDB file ``sparkify.duckdb``. The password may come from
+``SPARKIFY_DB_PASSWORD`` instead of the file, and never appears in a repr, a log
+line or an error.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from sparkify.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "dwh.cfg"
+DEFAULT_DATABASE_URL = "duckdb:///sparkify.duckdb"
+DEFAULT_REGION = "us-west-2"
+DEFAULT_SOURCES = {
+    "song_data": "s3://udacity-dend/song_data",
+    "log_data": "s3://udacity-dend/log_data",
+    "log_jsonpath": "s3://udacity-dend/log_json_path.json",
+}
+REDSHIFT_DRIVER = "redshift+redshift_connector"
+
+#: Each overridable setting: (environment variable, dwh.cfg section, dwh.cfg key).
+_SOURCES = {
+    "song_data": ("SPARKIFY_SONG_DATA", "S3", "SONG_DATA"),
+    "log_data": ("SPARKIFY_LOG_DATA", "S3", "LOG_DATA"),
+    "log_jsonpath": ("SPARKIFY_LOG_JSONPATH", "S3", "LOG_JSONPATH"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a sparkify command needs, resolved and validated.
+
+    Attributes:
+        database_url: where the warehouse lives; its password is masked in repr/str.
+        song_data: ``s3://bucket/prefix`` or a local folder of song JSON files.
+        log_data: ``s3://bucket/prefix`` or a local folder of NDJSON event logs.
+        log_jsonpath: ``s3://`` URI or local path of the Redshift JSONPaths file.
+        region: the AWS region of the source bucket (used by COPY and boto3).
+        iam_role_arn: the role Redshift assumes to read the sources (Redshift only).
+        schema: schema holding the tables; ``None`` means the database's default.
+        config_file: the ``dwh.cfg`` that was read, if any.
+    """
+
+    database_url: sa.URL
+    song_data: str = DEFAULT_SOURCES["song_data"]
+    log_data: str = DEFAULT_SOURCES["log_data"]
+    log_jsonpath: str = DEFAULT_SOURCES["log_jsonpath"]
+    region: str = DEFAULT_REGION
+    iam_role_arn: str | None = None
+    schema: str | None = None
+    config_file: Path | None = field(default=None, compare=False)
+
+    @property
+    def backend(self) -> str:
+        """``redshift``, ``postgresql`` or ``duckdb``."""
+        return backend_name(self.database_url)
+
+    def with_sources(self, *, song_data: str | None = None, log_data: str | None = None,
+                     log_jsonpath: str | None = None) -> Settings:
+        """A copy with some sources replaced (validated like the originals)."""
+        changes = {
+            name: validate_source(value, name)
+            for name, value in (
+                ("song_data", song_data), ("log_data", log_data), ("log_jsonpath", log_jsonpath)
+            )
+            if value is not None
+        }
+        return replace(self, **changes)
+
+
+def backend_name(url: sa.URL) -> str:
+    """Name the backend family of a database URL."""
+    name = url.get_backend_name()
+    if name not in ("redshift", "postgresql", "duckdb"):
+        raise ConfigError(
+            f"unsupported database {name!r}: use redshift+redshift_connector://, "
+            "postgresql+psycopg:// or duckdb:///", key="SPARKIFY_DATABASE_URL"
+        )
+    return name
+
+
+def load_settings(
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    database_url: str | None = None,
+    song_data: str | None = None,
+    log_data: str | None = None,
+    log_jsonpath: str | None = None,
+    schema: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings from flags (the arguments), the environment and ``dwh.cfg``.
+
+    Args:
+        config_file: ``--config``; falls back to ``SPARKIFY_CONFIG``, then to
+            ``./dwh.cfg`` when that file exists.
+        database_url: ``--database-url``; falls back to ``SPARKIFY_DATABASE_URL``,
+            then to ``[CLUSTER]`` in the file, then to embedded DuckDB.
+        song_data, log_data, log_jsonpath: source flags (see ``_SOURCES``).
+        schema: ``--schema``; falls back to ``SPARKIFY_SCHEMA``.
+        environ: the environment (``os.environ`` when ``None``); tests pass their own.
+
+    Raises:
+        ConfigError: naming the file, section and key of a missing or malformed value.
+    """
+    env = os.environ if environ is None else environ
+    path = _config_path(config_file, env)
+    parser = _read(path) if path else None
+    cfg = _Cfg(parser, str(path) if path else None)
+
+    flags = {"song_data": song_data, "log_data": log_data, "log_jsonpath": log_jsonpath}
+    sources = {}
+    for name, (var, section, key) in _SOURCES.items():
+        value = flags[name] or env.get(var) or cfg.get(section, key) or DEFAULT_SOURCES[name]
+        where = var if (flags[name] or env.get(var)) else f"{section}.{key}"
+        sources[name] = validate_source(value, where, file=cfg.file if "." in where else None)
+
+    return Settings(
+        database_url=_database_url(database_url, env, cfg),
+        region=env.get("SPARKIFY_REGION") or cfg.get("AWS", "REGION") or DEFAULT_REGION,
+        iam_role_arn=env.get("SPARKIFY_IAM_ROLE_ARN") or cfg.get("IAM_ROLE", "ARN") or None,
+        schema=schema or env.get("SPARKIFY_SCHEMA") or None,
+        config_file=path,
+        **sources,
+    )
+
+
+def validate_source(value: str, where: str, *, file: str | None = None) -> str:
+    """Check that a source is an ``s3://bucket/...`` URI or a local path."""
+    section, _, key = where.rpartition(".")
+    if "://" in value and not value.startswith("s3://"):
+        raise ConfigError(f"{value!r} is neither an s3:// URI nor a local path",
+                          file=file, section=section or None, key=key)
+    if value.startswith("s3://") and not value[5:].split("/", 1)[0]:
+        raise ConfigError(f"{value!r} names no bucket", file=file, section=section or None,
+                          key=key)
+    return value
+
+
+class _Cfg:
+    """Typed access to an optional ``dwh.cfg``, with quotes stripped."""
+
+    def __init__(self, parser: configparser.ConfigParser | None, file: str | None) -> None:
+        self.parser = parser
+        self.file = file
+
+    def get(self, section: str, key: str) -> str | None:
+        if self.parser is None or not self.parser.has_option(section, key):
+            return None
+        value = self.parser.get(section, key, raw=True).strip()
+        # The seed's dwh.cfg quotes its S3 values: LOG_DATA='s3://udacity-dend/log_data'.
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        return value or None
+
+    def require(self, section: str, key: str, why: str) -> str:
+        value = self.get(section, key)
+        if value is None:
+            raise ConfigError(f"missing value ({why})", file=self.file, section=section, key=key)
+        return value
+
+
+def _config_path(flag: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+    named = flag or env.get("SPARKIFY_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError("file not found", file=str(path))
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def _read(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        # configparser's messages quote the offending line, which may hold a secret.
+        line = getattr(exc, "lineno", None)
+        where = f" at line {line}" if line else ""
+        raise ConfigError(f"cannot parse the file{where} ({type(exc).__name__})",
+                          file=str(path)) from None
+    return parser
+
+
+def _database_url(flag: str | None, env: Mapping[str, str], cfg: _Cfg) -> sa.URL:
+    raw = flag or env.get("SPARKIFY_DATABASE_URL")
+    if raw:
+        try:
+            url = sa.make_url(raw)
+        except sa.exc.ArgumentError:
+            raise ConfigError("not a database URL", key="SPARKIFY_DATABASE_URL") from None
+        password = env.get("SPARKIFY_DB_PASSWORD")
+        if password and url.password is None and url.get_backend_name() != "duckdb":
+            url = url.set(password=password)
+        backend_name(url)
+        return url
+    host = cfg.get("CLUSTER", "HOST")
+    if host is None:
+        return sa.make_url(DEFAULT_DATABASE_URL)
+    port_text = cfg.get("CLUSTER", "DB_PORT") or "5439"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError(f"DB_PORT must be a number, not {port_text!r}", file=cfg.file,
+                          section="CLUSTER", key="DB_PORT") from None
+    password = env.get("SPARKIFY_DB_PASSWORD") or cfg.get("CLUSTER", "DB_PASSWORD")
+    if password is None:
+        raise ConfigError("missing value (set it there or in SPARKIFY_DB_PASSWORD)",
+                          file=cfg.file, section="CLUSTER", key="DB_PASSWORD")
+    return sa.URL.create(
+        REDSHIFT_DRIVER,
+        username=cfg.require("CLUSTER", "DB_USER", "the Redshift user"),
+        password=password,
+        host=host,
+        port=port,
+        database=cfg.require("CLUSTER", "DB_NAME", "the Redshift database"),
+    )

@@ -1,0 +1,38 @@
+"""Engines for the three backends, built on demand (never at import)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from sparkify import dialects as _dialects  # noqa: F401  (registers compile rules)
+from sparkify.config import Settings, backend_name
+from sparkify.errors import DatabaseError
+
+
+def create_engine(settings: Settings, **kwargs: Any) -> sa.Engine:
+    """Build the engine for ``settings.database_url``, mapped onto its schema.
+
+    Tables are defined without a schema; ``schema_translate_map`` puts them in
+    ``settings.schema`` when one is configured.
+    """
+    return engine_for_url(settings.database_url, schema=settings.schema, **kwargs)
+
+
+def engine_for_url(url: sa.URL | str, *, schema: str | None = None, **kwargs: Any) -> sa.Engine:
+    """Build an engine for a URL (see :func:`create_engine`)."""
+    url = sa.make_url(url)
+    backend_name(url)
+    try:
+        engine = sa.create_engine(url, **kwargs)
+    except (ImportError, sa.exc.ArgumentError) as exc:
+        raise DatabaseError("creating the database engine", type(exc).__name__) from None
+    if schema:
+        engine = engine.execution_options(schema_translate_map={None: schema})
+    return engine
+
+
+def describe(engine: sa.Engine) -> str:
+    """A one-line, password-free description of where an engine points."""
+    return engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,79 @@
+"""The error tree: every failure a user can act on is a ``SparkifyError``.
+
+Each class carries its data as attributes and builds its message from them, so
+callers can react to the parts (the CLI prints ``str(exc)`` on one line).
+"""
+
+from __future__ import annotations
+
+
+class SparkifyError(Exception):
+    """Base of every error sparkify raises on purpose."""
+
+
+class ConfigError(SparkifyError):
+    """A setting is missing or malformed."""
+
+    def __init__(self, reason: str, *, file: str | None = None, section: str | None = None,
+                 key: str | None = None) -> None:
+        self.reason = reason
+        self.file = file
+        self.section = section
+        self.key = key
+        where = ", ".join(
+            part
+            for part in (
+                f"file {file}" if file else "",
+                f"section [{section}]" if section else "",
+                f"key {key}" if key else "",
+            )
+            if part
+        )
+        super().__init__(f"configuration error ({where}): {reason}" if where else reason)
+
+
+class SourceError(SparkifyError):
+    """A source prefix or object cannot be listed or read."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
+
+
+class BadRecordError(SparkifyError):
+    """A source record cannot be loaded (malformed JSON, wrong type, too long...)."""
+
+    def __init__(self, source: str, line: int, reason: str, raw: str = "",
+                 column: str | None = None) -> None:
+        self.source = source
+        self.line = line
+        self.reason = reason
+        self.raw = raw
+        self.column = column
+        col = f", column {column}" if column else ""
+        super().__init__(f"bad record in {source}, line {line}{col}: {reason}")
+
+
+class TooManyBadRecordsError(SparkifyError):
+    """More bad records than ``--max-errors`` allows."""
+
+    def __init__(self, max_errors: int, last: BadRecordError) -> None:
+        self.max_errors = max_errors
+        self.last = last
+        super().__init__(
+            f"more than {max_errors} bad record(s); the last one: {last}; nothing was committed"
+        )
+
+
+class DatabaseError(SparkifyError):
+    """The warehouse database refused a statement or could not be reached."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        self.action = action
+        self.reason = reason
+        super().__init__(f"{action} failed: {reason}")
+
+
+class LoadInProgressError(SparkifyError):
+    """Another load holds the warehouse's load lock."""
