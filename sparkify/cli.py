@@ -43,23 +43,46 @@ def settings_options(func: F) -> F:
     The command receives a resolved ``settings: Settings`` argument instead.
     """
 
-    @click.option("--config", "config_file", metavar="PATH", envvar="SPARKIFY_CONFIG",
-                  help="dwh.cfg to read (default: ./dwh.cfg when present).")
-    @click.option("--database-url", metavar="URL",
-                  help="Warehouse database URL (default: SPARKIFY_DATABASE_URL, dwh.cfg "
-                       "[CLUSTER], else duckdb:///sparkify.duckdb).")
+    @click.option(
+        "--config",
+        "config_file",
+        metavar="PATH",
+        envvar="SPARKIFY_CONFIG",
+        help="dwh.cfg to read (default: ./dwh.cfg when present).",
+    )
+    @click.option(
+        "--database-url",
+        metavar="URL",
+        help="Warehouse database URL (default: SPARKIFY_DATABASE_URL, dwh.cfg "
+        "[CLUSTER], else duckdb:///sparkify.duckdb).",
+    )
     @click.option("--song-data", metavar="URI", help="s3:// prefix or folder of song files.")
     @click.option("--log-data", metavar="URI", help="s3:// prefix or folder of event logs.")
     @click.option("--log-jsonpath", metavar="URI", help="s3:// URI or path of the JSONPaths file.")
-    @click.option("--schema", "schema_name", metavar="NAME",
-                  help="Schema of the tables (default: SPARKIFY_SCHEMA, else the database's).")
+    @click.option(
+        "--schema",
+        "schema_name",
+        metavar="NAME",
+        help="Schema of the tables (default: SPARKIFY_SCHEMA, else the database's).",
+    )
     @functools.wraps(func)
-    def wrapper(*args: Any, config_file: str | None, database_url: str | None,
-                song_data: str | None, log_data: str | None, log_jsonpath: str | None,
-                schema_name: str | None, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        config_file: str | None,
+        database_url: str | None,
+        song_data: str | None,
+        log_data: str | None,
+        log_jsonpath: str | None,
+        schema_name: str | None,
+        **kwargs: Any,
+    ) -> Any:
         settings = load_settings(
-            config_file=config_file, database_url=database_url, song_data=song_data,
-            log_data=log_data, log_jsonpath=log_jsonpath, schema=schema_name,
+            config_file=config_file,
+            database_url=database_url,
+            song_data=song_data,
+            log_data=log_data,
+            log_jsonpath=log_jsonpath,
+            schema=schema_name,
         )
         return func(*args, settings=settings, **kwargs)
 
@@ -82,8 +105,10 @@ def create_tables(settings: Settings) -> None:
         revision = schema.current_revision(engine, settings.schema)
     finally:
         engine.dispose()
-    console.print(f"Recreated {len(created)} tables on {describe(engine)} "
-                  f"at schema revision {revision}: {', '.join(created)}")
+    console.print(
+        f"Recreated {len(created)} tables on {describe(engine)} "
+        f"at schema revision {revision}: {', '.join(created)}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -73,17 +73,22 @@ class Settings:
         """``redshift``, ``postgresql`` or ``duckdb``."""
         return backend_name(self.database_url)
 
-    def with_sources(self, *, song_data: str | None = None, log_data: str | None = None,
-                     log_jsonpath: str | None = None) -> Settings:
+    def with_sources(
+        self,
+        *,
+        song_data: str | None = None,
+        log_data: str | None = None,
+        log_jsonpath: str | None = None,
+    ) -> Settings:
         """A copy with some sources replaced (validated like the originals)."""
-        changes = {
-            name: validate_source(value, name)
-            for name, value in (
-                ("song_data", song_data), ("log_data", log_data), ("log_jsonpath", log_jsonpath)
-            )
-            if value is not None
-        }
-        return replace(self, **changes)
+        return replace(
+            self,
+            song_data=validate_source(song_data, "song_data") if song_data else self.song_data,
+            log_data=validate_source(log_data, "log_data") if log_data else self.log_data,
+            log_jsonpath=(
+                validate_source(log_jsonpath, "log_jsonpath") if log_jsonpath else self.log_jsonpath
+            ),
+        )
 
 
 def backend_name(url: sa.URL) -> str:
@@ -92,7 +97,8 @@ def backend_name(url: sa.URL) -> str:
     if name not in ("redshift", "postgresql", "duckdb"):
         raise ConfigError(
             f"unsupported database {name!r}: use redshift+redshift_connector://, "
-            "postgresql+psycopg:// or duckdb:///", key="SPARKIFY_DATABASE_URL"
+            "postgresql+psycopg:// or duckdb:///",
+            key="SPARKIFY_DATABASE_URL",
         )
     return name
 
@@ -147,11 +153,14 @@ def validate_source(value: str, where: str, *, file: str | None = None) -> str:
     """Check that a source is an ``s3://bucket/...`` URI or a local path."""
     section, _, key = where.rpartition(".")
     if "://" in value and not value.startswith("s3://"):
-        raise ConfigError(f"{value!r} is neither an s3:// URI nor a local path",
-                          file=file, section=section or None, key=key)
+        raise ConfigError(
+            f"{value!r} is neither an s3:// URI nor a local path",
+            file=file,
+            section=section or None,
+            key=key,
+        )
     if value.startswith("s3://") and not value[5:].split("/", 1)[0]:
-        raise ConfigError(f"{value!r} names no bucket", file=file, section=section or None,
-                          key=key)
+        raise ConfigError(f"{value!r} names no bucket", file=file, section=section or None, key=key)
     return value
 
 
@@ -198,8 +207,9 @@ def _read(path: Path) -> configparser.ConfigParser:
         # configparser's messages quote the offending line, which may hold a secret.
         line = getattr(exc, "lineno", None)
         where = f" at line {line}" if line else ""
-        raise ConfigError(f"cannot parse the file{where} ({type(exc).__name__})",
-                          file=str(path)) from None
+        raise ConfigError(
+            f"cannot parse the file{where} ({type(exc).__name__})", file=str(path)
+        ) from None
     return parser
 
 
@@ -222,12 +232,20 @@ def _database_url(flag: str | None, env: Mapping[str, str], cfg: _Cfg) -> sa.URL
     try:
         port = int(port_text)
     except ValueError:
-        raise ConfigError(f"DB_PORT must be a number, not {port_text!r}", file=cfg.file,
-                          section="CLUSTER", key="DB_PORT") from None
+        raise ConfigError(
+            f"DB_PORT must be a number, not {port_text!r}",
+            file=cfg.file,
+            section="CLUSTER",
+            key="DB_PORT",
+        ) from None
     password = env.get("SPARKIFY_DB_PASSWORD") or cfg.get("CLUSTER", "DB_PASSWORD")
     if password is None:
-        raise ConfigError("missing value (set it there or in SPARKIFY_DB_PASSWORD)",
-                          file=cfg.file, section="CLUSTER", key="DB_PASSWORD")
+        raise ConfigError(
+            "missing value (set it there or in SPARKIFY_DB_PASSWORD)",
+            file=cfg.file,
+            section="CLUSTER",
+            key="DB_PASSWORD",
+        )
     return sa.URL.create(
         REDSHIFT_DRIVER,
         username=cfg.require("CLUSTER", "DB_USER", "the Redshift user"),

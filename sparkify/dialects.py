@@ -25,8 +25,13 @@ from sqlalchemy.schema import CreateColumn
 from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy_redshift.dialect import RedshiftDialectMixin
 
-for _flag in ("insert_returning", "update_returning", "delete_returning",
-              "update_returning_multifrom", "delete_returning_multifrom"):
+for _flag in (
+    "insert_returning",
+    "update_returning",
+    "delete_returning",
+    "update_returning_multifrom",
+    "delete_returning_multifrom",
+):
     setattr(RedshiftDialectMixin, _flag, False)
 
 compiles(PostgresqlColumnType, "redshift")(visit_column_type)
@@ -46,11 +51,10 @@ def sequence_name(table: sa.Table, column: sa.Column[Any]) -> str:
 
 
 @compiles(CreateColumn, "duckdb")
-def _duckdb_identity_column(element: CreateColumn[Any], compiler: DDLCompiler,
-                            **kw: Any) -> str:
+def _duckdb_identity_column(element: CreateColumn, compiler: DDLCompiler, **kw: Any) -> str:
     column = element.element
     if column.identity is None:
-        return compiler.visit_create_column(element, **kw)  # type: ignore[no-any-return]
+        return compiler.visit_create_column(element, **kw)  # type: ignore[no-untyped-call,no-any-return]
     table = column.table
     type_ = compiler.type_compiler.process(column.type)
     name = compiler.preparer.format_column(column)
@@ -64,11 +68,17 @@ def _duckdb_create_sequences(table: sa.Table, connection: sa.Connection, **kw: A
     for column in table.columns:
         if column.identity is not None:
             start = 1 if column.identity.start is None else column.identity.start
-            connection.execute(sa.schema.CreateSequence(
-                sa.Sequence(sequence_name(table, column), start=start, minvalue=start,
-                            schema=table.schema),
-                if_not_exists=True,
-            ))
+            connection.execute(
+                sa.schema.CreateSequence(
+                    sa.Sequence(
+                        sequence_name(table, column),
+                        start=start,
+                        minvalue=start,
+                        schema=table.schema,
+                    ),
+                    if_not_exists=True,
+                )
+            )
 
 
 @sa.event.listens_for(sa.Table, "after_drop")
@@ -78,10 +88,13 @@ def _duckdb_drop_sequences(table: sa.Table, connection: sa.Connection, **kw: Any
     # Alembic's op.drop_table passes a Table without columns: find the sequences
     # by the name this module gives them.
     names = connection.execute(
-        sa.text("SELECT sequence_name FROM duckdb_sequences() "
-                "WHERE starts_with(sequence_name, :prefix) AND ends_with(sequence_name, '_seq')"),
+        sa.text(
+            "SELECT sequence_name FROM duckdb_sequences() "
+            "WHERE starts_with(sequence_name, :prefix) AND ends_with(sequence_name, '_seq')"
+        ),
         {"prefix": f"{table.name}_"},
     ).scalars()
     for name in list(names):
-        connection.execute(sa.schema.DropSequence(sa.Sequence(name, schema=table.schema),
-                                                  if_exists=True))
+        connection.execute(
+            sa.schema.DropSequence(sa.Sequence(name, schema=table.schema), if_exists=True)
+        )

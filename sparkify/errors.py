@@ -14,8 +14,14 @@ class SparkifyError(Exception):
 class ConfigError(SparkifyError):
     """A setting is missing or malformed."""
 
-    def __init__(self, reason: str, *, file: str | None = None, section: str | None = None,
-                 key: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        file: str | None = None,
+        section: str | None = None,
+        key: str | None = None,
+    ) -> None:
         self.reason = reason
         self.file = file
         self.section = section
@@ -44,8 +50,9 @@ class SourceError(SparkifyError):
 class BadRecordError(SparkifyError):
     """A source record cannot be loaded (malformed JSON, wrong type, too long...)."""
 
-    def __init__(self, source: str, line: int, reason: str, raw: str = "",
-                 column: str | None = None) -> None:
+    def __init__(
+        self, source: str, line: int, reason: str, raw: str = "", column: str | None = None
+    ) -> None:
         self.source = source
         self.line = line
         self.reason = reason

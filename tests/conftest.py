@@ -43,8 +43,11 @@ def pg_url() -> Iterator[sa.URL]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except sa.exc.OperationalError as exc:
-        pytest.fail(START_HINT.format(url=admin_url.render_as_string(hide_password=True))
-                    + f"\n({exc.orig})", pytrace=False)
+        pytest.fail(
+            START_HINT.format(url=admin_url.render_as_string(hide_password=True))
+            + f"\n({exc.orig})",
+            pytrace=False,
+        )
     try:
         yield admin_url.set(database=name)
     finally:

@@ -1,0 +1,12 @@
+CREATE TABLE load_errors (
+	error_id BIGINT IDENTITY(0,1) NOT NULL,
+	run_id VARCHAR(64) NOT NULL,
+	recorded_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	table_name VARCHAR(128) NOT NULL,
+	source VARCHAR(1024) NOT NULL,
+	line BIGINT NOT NULL,
+	column_name VARCHAR(128),
+	reason VARCHAR(1024) NOT NULL,
+	raw_line VARCHAR(1024),
+	CONSTRAINT pk_load_errors PRIMARY KEY (error_id)
+) DISTSTYLE EVEN

@@ -1,0 +1,20 @@
+CREATE TABLE staging_events (
+	artist VARCHAR(1024),
+	auth VARCHAR(512),
+	first_name VARCHAR(512),
+	gender VARCHAR(512),
+	item_in_session BIGINT,
+	last_name VARCHAR(512),
+	length DOUBLE PRECISION,
+	level VARCHAR(512),
+	location VARCHAR(1024),
+	method VARCHAR(512),
+	page VARCHAR(512),
+	registration BIGINT,
+	session_id BIGINT,
+	song VARCHAR(1024),
+	status INTEGER,
+	ts BIGINT NOT NULL,
+	user_agent VARCHAR(1024),
+	user_id INTEGER
+) DISTSTYLE KEY DISTKEY (song)

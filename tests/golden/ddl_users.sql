@@ -1,0 +1,8 @@
+CREATE TABLE users (
+	user_id INTEGER NOT NULL,
+	first_name VARCHAR(512),
+	last_name VARCHAR(512),
+	gender VARCHAR(512),
+	level VARCHAR(512),
+	CONSTRAINT pk_users PRIMARY KEY (user_id)
+) DISTSTYLE ALL SORTKEY (user_id)
