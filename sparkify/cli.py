@@ -10,15 +10,21 @@ import functools
 import sys
 from collections.abc import Callable
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
-from sparkify import schema
+from rich.table import Table
+
+from sparkify import analytics, load, quality, schema
 from sparkify.config import Settings, load_settings
+from sparkify.counts import table_counts
 from sparkify.db import create_engine, describe
 from sparkify.errors import SparkifyError
+from sparkify.preflight import check_sources
+from sparkify.progress import RichProgress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -109,6 +115,171 @@ def create_tables(settings: Settings) -> None:
         f"Recreated {len(created)} tables on {describe(engine)} "
         f"at schema revision {revision}: {', '.join(created)}"
     )
+
+
+@main.command("etl")
+@settings_options
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Skip up to N bad records (recorded in load_errors) instead of stopping at the first.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress bars (default: when stderr is a terminal).",
+)
+def etl(settings: Settings, max_errors: int, progress: bool | None) -> None:
+    """Load the sources into staging and rebuild the star schema, in one transaction."""
+    engine = create_engine(settings)
+    show = err_console.is_terminal if progress is None else progress
+    try:
+        with RichProgress(err_console, enabled=show) as bars:
+            report = load.run(engine, settings, max_errors=max_errors, progress=bars)
+    finally:
+        engine.dispose()
+    print_report(report)
+
+
+def print_report(report: load.LoadReport) -> None:
+    """Print a load report as tables."""
+    staged = Table("staging table", "objects", "bytes", "rows", title="Staged")
+    for name, rows in report.staged.items():
+        staged.add_row(
+            name, f"{report.objects.get(name, 0):,}", f"{report.bytes.get(name, 0):,}", f"{rows:,}"
+        )
+    console.print(staged)
+    star = Table("star table", "inserted", "updated", "rows now", title="Star schema")
+    for name in ("songplays", "users", "songs", "artists", "time"):
+        star.add_row(
+            name,
+            f"{report.inserted.get(name, 0):,}",
+            f"{report.updated.get(name, 0):,}",
+            f"{report.totals.get(name, 0):,}",
+        )
+    console.print(star)
+    steps = ", ".join(f"{step} {seconds:.2f}s" for step, seconds in report.seconds.items())
+    console.print(f"Run {report.run_id} on {report.backend}: {report.total_seconds:.2f}s ({steps})")
+    if report.skipped:
+        console.print(
+            f"[yellow]{report.skipped} bad record(s) skipped; see the load_errors "
+            f"table (run_id = '{report.run_id}').[/]"
+        )
+
+
+@main.command("counts")
+@settings_options
+def counts(settings: Settings) -> None:
+    """Print the row count of every staging and star table."""
+    engine = create_engine(settings)
+    try:
+        with engine.connect() as conn:
+            found = table_counts(conn)
+    finally:
+        engine.dispose()
+    table = Table("table", "rows", title=f"Row counts on {describe(engine)}")
+    for name, rows in found.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+
+
+@main.command("check")
+@settings_options
+def check(settings: Settings) -> None:
+    """Run the data-quality checks; exit 1 when any fails."""
+    engine = create_engine(settings)
+    try:
+        with engine.connect() as conn:
+            results = quality.run_checks(conn)
+    finally:
+        engine.dispose()
+    table = Table("check", "result", "failing rows", "detail", title="Data quality")
+    for result in results:
+        verdict = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
+        table.add_row(result.name, verdict, str(result.failing_rows), result.detail)
+    console.print(table)
+    failed = [r for r in results if not r.passed]
+    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(1)
+
+
+@main.command("analyze")
+@settings_options
+@click.argument("questions", nargs=-1, metavar="[QUESTION]...")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Rows per ranking question.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--charts",
+    "charts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write a PNG bar chart per question into DIR (needs sparkify[charts]).",
+)
+def analyze(
+    settings: Settings, questions: tuple[str, ...], limit: int, fmt: str, charts_dir: Path | None
+) -> None:
+    """Answer the analytics team's standard questions (all, or those named)."""
+    names = list(questions) or list(analytics.QUESTIONS)
+    engine = create_engine(settings)
+    try:
+        with engine.connect() as conn:
+            answers = [analytics.run(conn, name, limit=limit) for name in names]
+    finally:
+        engine.dispose()
+    if fmt == "json":
+        click.echo(analytics.answers_to_json(answers))
+    elif fmt == "csv":
+        for answer in answers:
+            click.echo(f"# {answer.name}: {answer.description}")
+            click.echo(analytics.to_csv(answer), nl=False)
+    else:
+        for answer in answers:
+            table = Table(*answer.columns, title=answer.description)
+            for row in answer.rows:
+                table.add_row(*(_cell(v) for v in row))
+            console.print(table)
+    if charts_dir is not None:
+        written = analytics.write_charts(answers, charts_dir)
+        err_console.print(f"Wrote {len(written)} chart(s) to {charts_dir}")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "" if value is None else str(value)
+
+
+@main.group("s3", cls=SparkifyGroup)
+def s3() -> None:
+    """Inspect the S3 (or local) sources."""
+
+
+@s3.command("check")
+@settings_options
+def s3_check(settings: Settings) -> None:
+    """Check that the song and log sources and the JSONPaths file are present and readable."""
+    report = check_sources(settings)
+    table = Table("check", "result", "detail", title="Sources")
+    for item in report.checks:
+        table.add_row(item.name, "[green]ok[/]" if item.ok else "[bold red]FAIL[/]", item.detail)
+    console.print(table)
+    if not report.ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

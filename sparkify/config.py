@@ -5,7 +5,7 @@ defaults. ``dwh.cfg`` keeps the sections users already have::
 
     [CLUSTER]   HOST, DB_NAME, DB_USER, DB_PASSWORD, DB_PORT
     [IAM_ROLE]  ARN
-    [S3]        LOG_DATA, LOG_JSONPATH, SONG_DATA
+    [S3]        LOG_DATA, LOG_JSONPATH, SONG_DATA, MANIFEST_PREFIX (optional)
     [AWS]       REGION (optional, default us-west-2)
 
 With a ``HOST`` the warehouse is Redshift; with no database configured at all it
@@ -56,6 +56,8 @@ class Settings:
         region: the AWS region of the source bucket (used by COPY and boto3).
         iam_role_arn: the role Redshift assumes to read the sources (Redshift only).
         schema: schema holding the tables; ``None`` means the database's default.
+        manifest_prefix: ``s3://`` prefix where Redshift COPY manifests are written
+            (needed when a source prefix holds objects that are not sources).
         config_file: the ``dwh.cfg`` that was read, if any.
     """
 
@@ -66,6 +68,7 @@ class Settings:
     region: str = DEFAULT_REGION
     iam_role_arn: str | None = None
     schema: str | None = None
+    manifest_prefix: str | None = None
     config_file: Path | None = field(default=None, compare=False)
 
     @property
@@ -144,6 +147,7 @@ def load_settings(
         region=env.get("SPARKIFY_REGION") or cfg.get("AWS", "REGION") or DEFAULT_REGION,
         iam_role_arn=env.get("SPARKIFY_IAM_ROLE_ARN") or cfg.get("IAM_ROLE", "ARN") or None,
         schema=schema or env.get("SPARKIFY_SCHEMA") or None,
+        manifest_prefix=_manifest_prefix(env, cfg),
         config_file=path,
         **sources,
     )
@@ -162,6 +166,22 @@ def validate_source(value: str, where: str, *, file: str | None = None) -> str:
     if value.startswith("s3://") and not value[5:].split("/", 1)[0]:
         raise ConfigError(f"{value!r} names no bucket", file=file, section=section or None, key=key)
     return value
+
+
+def _manifest_prefix(env: Mapping[str, str], cfg: _Cfg) -> str | None:
+    value = env.get("SPARKIFY_MANIFEST_PREFIX")
+    where = ("SPARKIFY_MANIFEST_PREFIX", None) if value else ("MANIFEST_PREFIX", cfg.file)
+    value = value or cfg.get("S3", "MANIFEST_PREFIX")
+    if value is None:
+        return None
+    if not value.startswith("s3://"):
+        raise ConfigError(
+            f"{value!r} is not an s3:// prefix",
+            file=where[1],
+            section="S3" if where[1] else None,
+            key=where[0],
+        )
+    return validate_source(value, where[0], file=where[1])
 
 
 class _Cfg:

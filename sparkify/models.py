@@ -72,7 +72,8 @@ class StagingEvent(Base):
     page: Mapped[str | None] = mapped_column(text())
     # Epoch milliseconds; the source writes them as floats (1540991795796.0).
     registration: Mapped[int | None] = mapped_column(sa.BigInteger)
-    session_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # NOT NULL: a songplay is identified by (user, session, start_time).
+    session_id: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     song: Mapped[str | None] = mapped_column(text(LONG_TEXT))
     status: Mapped[int | None] = mapped_column(sa.Integer)
     # NOT NULL so that Redshift's COPY rejects an event without ts, as the
@@ -145,6 +146,11 @@ class Songplay(Base):
     session_id: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     location: Mapped[str | None] = mapped_column(text(LONG_TEXT))
     user_agent: Mapped[str | None] = mapped_column(text(LONG_TEXT))
+    # The event's own song, artist and length: the song match is redone from
+    # them when a matching song arrives in a later load (contract rule 8).
+    song_title: Mapped[str | None] = mapped_column(text(LONG_TEXT))
+    artist_name: Mapped[str | None] = mapped_column(text(LONG_TEXT))
+    song_length: Mapped[float | None] = mapped_column(sa.Double)
 
 
 class User(Base):
@@ -162,6 +168,9 @@ class User(Base):
     last_name: Mapped[str | None] = mapped_column(text())
     gender: Mapped[str | None] = mapped_column(text())
     level: Mapped[str | None] = mapped_column(text())
+    # ts of the event the attributes come from: a later load replaces them only
+    # with a later event's, so backfilled days never overwrite newer ones.
+    last_event_ts: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
 
 
 class Song(Base):
@@ -182,6 +191,9 @@ class Song(Base):
     artist_id: Mapped[str | None] = mapped_column(text())
     year: Mapped[int | None] = mapped_column(sa.Integer)
     duration: Mapped[float | None] = mapped_column(sa.Double)
+    # The song record's artist_name: the song match (rule 3) compares it, and
+    # artists.name may hold another spelling of the same artist_id.
+    artist_name: Mapped[str | None] = mapped_column(text(LONG_TEXT))
 
 
 class Artist(Base):
@@ -247,14 +259,22 @@ class LoadError(Base):
 
 
 metadata = Base.metadata
-staging_events = StagingEvent.__table__
-staging_songs = StagingSong.__table__
-songplays = Songplay.__table__
-users = User.__table__
-songs = Song.__table__
-artists = Artist.__table__
-time = Time.__table__
-load_errors = LoadError.__table__
+
+
+def _table(model: type[Base]) -> sa.Table:
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
+staging_events = _table(StagingEvent)
+staging_songs = _table(StagingSong)
+songplays = _table(Songplay)
+users = _table(User)
+songs = _table(Song)
+artists = _table(Artist)
+time = _table(Time)
+load_errors = _table(LoadError)
 
 STAGING_TABLES = (staging_events, staging_songs)
 STAR_TABLES = (songplays, users, songs, artists, time)

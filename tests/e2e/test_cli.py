@@ -70,7 +70,7 @@ def test_create_tables_drops_existing_rows(duckdb_url: sa.URL) -> None:
     assert runner.invoke(main, ["create-tables", "--database-url", str(duckdb_url)]).exit_code == 0
     engine = engine_for_url(duckdb_url)
     with engine.begin() as conn:
-        conn.execute(sa.insert(models.users).values(user_id=7, first_name="Ann"))
+        conn.execute(sa.insert(models.users).values(user_id=7, first_name="Ann", last_event_ts=1))
     engine.dispose()
     result = runner.invoke(main, ["create-tables", "--database-url", str(duckdb_url)])
     assert result.exit_code == 0, result.output

@@ -8,6 +8,9 @@ CREATE TABLE songplays (
 	session_id BIGINT NOT NULL,
 	location VARCHAR(1024),
 	user_agent VARCHAR(1024),
+	song_title VARCHAR(1024),
+	artist_name VARCHAR(1024),
+	song_length DOUBLE PRECISION,
 	CONSTRAINT pk_songplays PRIMARY KEY (songplay_id),
 	CONSTRAINT uq_songplays_user_id_session_id_start_time UNIQUE (user_id, session_id, start_time)
 ) DISTSTYLE KEY DISTKEY (song_id) SORTKEY (start_time)

@@ -11,7 +11,7 @@ CREATE TABLE staging_events (
 	method VARCHAR(512),
 	page VARCHAR(512),
 	registration BIGINT,
-	session_id BIGINT,
+	session_id BIGINT NOT NULL,
 	song VARCHAR(1024),
 	status INTEGER,
 	ts BIGINT NOT NULL,

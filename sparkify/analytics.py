@@ -1,0 +1,344 @@
+"""The analytics team's standard questions, as Core queries over the star schema.
+
+Each question is a function that builds a ``Select`` without a connection; the
+same SQL runs on Redshift, PostgreSQL and DuckDB. Every ordering ends in a
+tie-break on a key, so the rows come back in the same order on every backend;
+text sorts byte by byte everywhere (``transform.binary``: Redshift and DuckDB
+do so natively, PostgreSQL gets ``COLLATE "C"`` whatever its database's
+collation).
+
+:data:`QUESTIONS` names them; :func:`run` answers one, and :func:`answers_to_json`,
+:func:`to_csv` and :func:`write_charts` render the answers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from sparkify.counts import first_line
+from sparkify.errors import DatabaseError, SparkifyError
+from sparkify.models import artists, songplays, songs, time, users
+from sparkify.transform import binary
+
+#: Browser families by user-agent substrings (LIKE patterns), tried in this order:
+#: Edge and Opera agents also name Chrome, and Chrome agents also name Safari.
+USER_AGENT_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Edge", ("%Edge/%", "%Edg/%", "%EdgA/%", "%EdgiOS/%")),
+    ("Opera", ("%OPR/%", "%Opera%")),
+    ("Chrome", ("%Chrome/%", "%CriOS/%", "%Chromium/%")),
+    ("Firefox", ("%Firefox/%", "%FxiOS/%")),
+    ("Internet Explorer", ("%MSIE %", "%Trident/%")),
+    ("Safari", ("%Safari/%",)),
+)
+OTHER_FAMILY = "Other"
+
+WEEKDAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+CHARTS_HINT = "pip install 'sparkify[charts]' (or, in a checkout, uv sync --extra charts)"
+
+
+class UnknownQuestionError(SparkifyError):
+    """No analytics question has the given name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"unknown question {name!r}; choose from: {', '.join(QUESTIONS)}")
+
+
+class MissingExtraError(SparkifyError):
+    """An optional feature needs a package that is not installed."""
+
+    def __init__(self, feature: str, package: str, hint: str) -> None:
+        self.feature = feature
+        self.package = package
+        self.hint = hint
+        super().__init__(f"{feature} need {package}, which is not installed: {hint}")
+
+
+def _plays() -> sa.Label[int]:
+    return sa.func.count().label("plays")
+
+
+def most_played_songs(limit: int = 10) -> sa.Select[Any]:
+    """Songs by plays: title, artist, plays. Plays with no matched song are left out."""
+    plays = _plays()
+    return (
+        sa.select(songs.c.title, artists.c.name.label("artist"), plays)
+        .select_from(
+            songplays.join(songs, songplays.c.song_id == songs.c.song_id).outerjoin(
+                artists, songs.c.artist_id == artists.c.artist_id
+            )
+        )
+        .group_by(songs.c.song_id, songs.c.title, artists.c.name)
+        .order_by(
+            plays.desc(),
+            sa.nulls_last(binary(songs.c.title)),
+            sa.nulls_last(binary(artists.c.name)),
+            binary(songs.c.song_id),
+        )
+        .limit(limit)
+    )
+
+
+def most_played_artists(limit: int = 10) -> sa.Select[Any]:
+    """Artists by plays: artist, plays. Plays with no matched artist are left out."""
+    plays = _plays()
+    return (
+        sa.select(artists.c.name.label("artist"), plays)
+        .select_from(songplays.join(artists, songplays.c.artist_id == artists.c.artist_id))
+        .group_by(artists.c.artist_id, artists.c.name)
+        .order_by(plays.desc(), sa.nulls_last(binary(artists.c.name)), binary(artists.c.artist_id))
+        .limit(limit)
+    )
+
+
+def _by_time_part(part: sa.ColumnElement[Any], *extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    plays = _plays()
+    return (
+        sa.select(part, *extra, plays)
+        .select_from(songplays.join(time, songplays.c.start_time == time.c.start_time))
+        .group_by(part)
+        .order_by(part)
+    )
+
+
+def plays_by_hour() -> sa.Select[Any]:
+    """Plays per hour of day (UTC, 0-23, from ``time``): hour, plays.
+
+    Hours without plays are absent.
+    """
+    return _by_time_part(time.c.hour)
+
+
+def plays_by_weekday() -> sa.Select[Any]:
+    """Plays per weekday (0 = Sunday ... 6 = Saturday, UTC): weekday, day, plays."""
+    day = sa.case(
+        {number: name for number, name in enumerate(WEEKDAY_NAMES)}, value=time.c.weekday
+    ).label("day")
+    return _by_time_part(time.c.weekday, day)
+
+
+def level_share() -> sa.Select[Any]:
+    """Free vs paid plays: level, plays, share (a fraction of all plays, 0-1)."""
+    plays = sa.func.count()
+    share = sa.cast(plays, sa.Double).op("/")(sa.cast(sa.func.sum(plays).over(), sa.Double))
+    return (
+        sa.select(songplays.c.level, plays.label("plays"), share.label("share"))
+        .group_by(songplays.c.level)
+        .order_by(plays.desc(), sa.nulls_last(binary(songplays.c.level)))
+    )
+
+
+def most_active_users(limit: int = 10) -> sa.Select[Any]:
+    """Users by plays: user_id, first_name, last_name, plays."""
+    plays = _plays()
+    return (
+        sa.select(songplays.c.user_id, users.c.first_name, users.c.last_name, plays)
+        .select_from(songplays.outerjoin(users, songplays.c.user_id == users.c.user_id))
+        .group_by(songplays.c.user_id, users.c.first_name, users.c.last_name)
+        .order_by(plays.desc(), songplays.c.user_id)
+        .limit(limit)
+    )
+
+
+def top_locations(limit: int = 10) -> sa.Select[Any]:
+    """Locations by plays: location, plays. Plays without a location are left out."""
+    plays = _plays()
+    return (
+        sa.select(songplays.c.location, plays)
+        .where(songplays.c.location.is_not(None))
+        .group_by(songplays.c.location)
+        .order_by(plays.desc(), binary(songplays.c.location))
+        .limit(limit)
+    )
+
+
+def user_agent_family(user_agent: sa.ColumnElement[str | None]) -> sa.ColumnElement[str]:
+    """A CASE that names the browser family of a user agent (see ``USER_AGENT_FAMILIES``)."""
+    whens = [
+        (sa.or_(*(user_agent.like(pattern) for pattern in patterns)), family)
+        for family, patterns in USER_AGENT_FAMILIES
+    ]
+    return sa.case(*whens, else_=OTHER_FAMILY)
+
+
+def plays_by_user_agent_family() -> sa.Select[Any]:
+    """Plays per browser family: family, plays."""
+    # Classify in a derived table and group by its column: grouping by the CASE
+    # itself would repeat its bound patterns, which PostgreSQL cannot match.
+    classified = sa.select(user_agent_family(songplays.c.user_agent).label("family")).subquery(
+        "classified"
+    )
+    plays = _plays()
+    return (
+        sa.select(classified.c.family, plays)
+        .group_by(classified.c.family)
+        .order_by(plays.desc(), binary(classified.c.family))
+    )
+
+
+@dataclass(frozen=True)
+class Question:
+    """A named analytics question; calling it builds its query.
+
+    Attributes:
+        name: The name ``run`` and the CLI take.
+        description: One line saying what it answers.
+        build: The query builder.
+        limited: Whether ``build`` takes the number of rows to return.
+    """
+
+    name: str
+    description: str
+    build: Callable[..., sa.Select[Any]]
+    limited: bool = True
+
+    def __call__(self, limit: int = 10) -> sa.Select[Any]:
+        """Build the question's query (``limit`` applies to top-N questions only)."""
+        return self.build(limit) if self.limited else self.build()
+
+
+QUESTIONS: dict[str, Question] = {
+    q.name: q
+    for q in (
+        Question("songs", "Most played songs", most_played_songs),
+        Question("artists", "Most played artists", most_played_artists),
+        Question("hours", "Plays by hour of day (UTC)", plays_by_hour, limited=False),
+        Question("weekdays", "Plays by weekday (0 = Sunday)", plays_by_weekday, limited=False),
+        Question("levels", "Free vs paid share of plays", level_share, limited=False),
+        Question("users", "Most active users", most_active_users),
+        Question("locations", "Top locations by plays", top_locations),
+        Question(
+            "user_agents", "Plays by browser family", plays_by_user_agent_family, limited=False
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one question: its rows, with column names.
+
+    Attributes:
+        name: The question's name.
+        description: The question's description.
+        columns: Column names, in order.
+        rows: The result rows, as tuples of plain Python values.
+    """
+
+    name: str
+    description: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def run(conn: sa.Connection, name: str, limit: int = 10) -> Answer:
+    """Answer the question called ``name``.
+
+    Args:
+        conn: A connection to the warehouse.
+        name: A key of :data:`QUESTIONS`.
+        limit: Rows to return for the top-N questions.
+
+    Returns:
+        The answer.
+
+    Raises:
+        UnknownQuestionError: No question is called ``name``.
+        DatabaseError: The database refused the query (e.g. a table is missing).
+    """
+    question = QUESTIONS.get(name)
+    if question is None:
+        raise UnknownQuestionError(name)
+    try:
+        result = conn.execute(question(limit))
+        columns = list(result.keys())
+        rows = [tuple(row) for row in result]
+    except sa.exc.DBAPIError as exc:
+        raise DatabaseError(f"analytics question {name}", first_line(exc)) from exc
+    return Answer(name, question.description, columns, rows)
+
+
+def run_all(conn: sa.Connection, limit: int = 10) -> list[Answer]:
+    """Answer every question of :data:`QUESTIONS`, in its order."""
+    return [run(conn, name, limit) for name in QUESTIONS]
+
+
+def answers_to_json(answers: Sequence[Answer]) -> str:
+    """Render answers as a JSON array; each row is an object keyed by column name."""
+    document = [
+        {
+            "name": answer.name,
+            "description": answer.description,
+            "columns": answer.columns,
+            "rows": [dict(zip(answer.columns, row, strict=True)) for row in answer.rows],
+        }
+        for answer in answers
+    ]
+    return json.dumps(document, indent=2, default=str)
+
+
+def to_csv(answer: Answer) -> str:
+    """Render one answer as CSV with a header row (NULL as an empty field)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(answer.columns)
+    writer.writerows(answer.rows)
+    return out.getvalue()
+
+
+def _chart_data(answer: Answer) -> tuple[list[str], list[float], str]:
+    """Bar labels, bar values and the value's name: ``plays`` when there, else the last column."""
+    value_at = answer.columns.index("plays") if "plays" in answer.columns else -1
+    value_at %= len(answer.columns)
+    labels = [" / ".join(str(v) for v in row[:value_at] if v is not None) for row in answer.rows]
+    values = [float(row[value_at]) for row in answer.rows]
+    return labels, values, answer.columns[value_at]
+
+
+def write_charts(answers: Sequence[Answer], out_dir: Path) -> list[Path]:
+    """Write one horizontal bar chart per answer, ``<out_dir>/<name>.png``.
+
+    Needs matplotlib, the optional extra ``sparkify[charts]``; it is imported here
+    so that everything else works without it.
+
+    Args:
+        answers: The answers to chart.
+        out_dir: Folder for the PNG files (created if missing).
+
+    Returns:
+        The paths written, in the order of ``answers``.
+
+    Raises:
+        MissingExtraError: matplotlib is not installed.
+    """
+    try:
+        # Figure without pyplot: no global state, no GUI backend, safe in threads.
+        from matplotlib.figure import Figure  # type: ignore[import-not-found,unused-ignore]
+        from matplotlib.ticker import MaxNLocator  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise MissingExtraError("charts", "matplotlib", CHARTS_HINT) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for answer in answers:
+        labels, values, value_name = _chart_data(answer)
+        fig = Figure(figsize=(8, 1.5 + 0.35 * max(len(values), 1)), layout="constrained")
+        ax = fig.add_subplot()
+        ax.barh(range(len(values)), values, tick_label=labels)
+        ax.invert_yaxis()  # first row on top
+        ax.set_title(answer.description)
+        ax.set_xlabel(value_name)
+        if value_name == "plays":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        path = out_dir / f"{answer.name}.png"
+        fig.savefig(path, format="png", dpi=100)
+        written.append(path)
+    return written

@@ -1,0 +1,311 @@
+"""COPY's semantics in Python: split source objects into JSON records and turn
+records into staging rows, or into bad-record errors.
+
+This is what the PostgreSQL and DuckDB stagers share, so that they load exactly
+what Redshift's ``COPY ... FORMAT JSON`` would:
+
+* an object holds JSON values one after another: one per line (NDJSON), one per
+  file, several concatenated, pretty-printed over many lines; a final newline is
+  optional. Each value must be an object.
+* events map to columns through the JSONPaths file; songs by key name
+  (``JSON 'auto'``). Absent keys load as NULL; keys the table lacks are ignored.
+* Redshift loads an empty field into a non-text column as NULL, and rejects
+  text that is not a number there (``Invalid digit``). A text value longer than
+  its VARCHAR (in *bytes*) is an error, never truncated. A NULL in a NOT NULL
+  column (a missing ``ts``) is an error.
+* An error's line is the last line of the record, as in Redshift's
+  ``sys_load_error_detail.line_number``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from sparkify.errors import BadRecordError
+from sparkify.jsonpaths import JsonPath, parse_path
+
+RAW_LINE_BYTES = 1024
+
+_INT_RANGES = {
+    sa.SmallInteger: (-(2**15), 2**15 - 1),
+    sa.BigInteger: (-(2**63), 2**63 - 1),
+    sa.Integer: (-(2**31), 2**31 - 1),
+}
+
+
+class BadValue(Exception):
+    """A value that does not fit its column (internal: becomes a BadRecordError)."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(reason)
+        self.column = column
+        self.reason = reason
+
+
+def raw_text(text: str) -> str:
+    """A record's text cut to Redshift's raw_line size (1024 bytes), on a character boundary."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= RAW_LINE_BYTES:
+        return text
+    return data[:RAW_LINE_BYTES].decode("utf-8", "ignore")
+
+
+# -- splitting an object into records -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """One JSON value of a source object, or the reason it could not be parsed."""
+
+    line: int
+    value: Any
+    raw: str
+    error: str | None = None
+
+
+def split_records(data: bytes) -> Iterator[Record]:
+    """Yield the JSON values of one source object, with their last line numbers.
+
+    The common case (one value per line, or one value in the file) goes through
+    orjson line by line. A file where a line does not parse alone is read again
+    as a stream of concatenated values (pretty-printed objects), which reports a
+    malformed value at the line where parsing failed and resumes at the next line.
+    """
+    lines = data.split(b"\n")
+    parsed: list[Record] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            parsed.append(Record(number, orjson.loads(line), ""))
+        except orjson.JSONDecodeError:
+            yield from _split_stream(data)
+            return
+    for record in parsed:
+        yield (
+            record
+            if record.value.__class__ is dict
+            else Record(
+                record.line, record.value, _line_text(lines, record.line), "not a JSON object"
+            )
+        )
+
+
+def iter_lines(data: bytes) -> Iterator[Record]:
+    """Like :func:`split_records`, but streaming over big NDJSON objects."""
+    yield from split_records(data)
+
+
+def _line_text(lines: Sequence[bytes], number: int) -> str:
+    return raw_text(lines[number - 1].decode("utf-8", "replace"))
+
+
+def _split_stream(data: bytes) -> Iterator[Record]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data.split(b"\n")[line - 1].decode("utf-8", "replace")
+        yield Record(line, None, raw_text(bad), f"invalid UTF-8 at byte {exc.start}")
+        return
+    decoder = json.JSONDecoder()
+    pos, line, size = 0, 1, len(text)
+    while True:
+        start = _skip_space(text, pos)
+        line += text.count("\n", pos, start)
+        if start >= size:
+            return
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            err_line = exc.lineno
+            line_start = text.rfind("\n", 0, exc.pos) + 1
+            line_end = text.find("\n", exc.pos)
+            line_end = size if line_end < 0 else line_end
+            yield Record(
+                err_line,
+                None,
+                raw_text(text[line_start:line_end]),
+                f"malformed JSON: {exc.msg} (column {exc.colno})",
+            )
+            # Resume at the next line: a bad record must not hide the good ones after it.
+            pos, line = (line_end + 1, err_line + 1) if line_end < size else (size, err_line)
+            continue
+        line += text.count("\n", start, end)
+        if value.__class__ is dict:
+            yield Record(line, value, "")
+        else:
+            yield Record(line, value, raw_text(text[start:end]), "not a JSON object")
+        pos = end
+
+
+def _skip_space(text: str, pos: int) -> int:
+    size = len(text)
+    while pos < size and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+# -- turning records into rows --------------------------------------------------------
+
+Converter = Callable[[Any], Any]
+
+
+def _int_converter(column: str, key: str, lo: int, hi: int) -> Converter:
+    def convert(value: Any) -> Any:
+        cls = value.__class__
+        if cls is int:
+            result = value
+        elif value is None:
+            return None
+        elif cls is str:
+            text = value.strip()
+            if not text:
+                return None  # Redshift loads an empty field of a non-text column as NULL
+            try:
+                result = int(text)
+            except ValueError:
+                raise BadValue(column, f"{key}: {value!r} is not an integer") from None
+        elif cls is float and value.is_integer():
+            result = int(value)  # 1540991795796.0: epoch ms written as a float
+        else:
+            raise BadValue(column, f"{key}: {_describe(value)} where an integer was expected")
+        if not lo <= result <= hi:
+            raise BadValue(column, f"{key}: {result} is out of range for its column")
+        return result
+
+    return convert
+
+
+def _float_converter(column: str, key: str) -> Converter:
+    def convert(value: Any) -> Any:
+        cls = value.__class__
+        if cls is float:
+            return value
+        if value is None:
+            return None
+        if cls is int:
+            return float(value)
+        if cls is str:
+            text = value.strip()
+            if not text:
+                return None
+            try:
+                return float(text)
+            except ValueError:
+                raise BadValue(column, f"{key}: {value!r} is not a number") from None
+        raise BadValue(column, f"{key}: {_describe(value)} where a number was expected")
+
+    return convert
+
+
+def _text_converter(column: str, key: str, max_bytes: int) -> Converter:
+    fast = max_bytes // 4  # no string of this many characters can exceed max_bytes
+
+    def convert(value: Any) -> Any:
+        cls = value.__class__
+        if cls is str:
+            text = value
+        elif value is None:
+            return None
+        elif cls is int or cls is float:
+            text = json.dumps(value)
+        elif cls is bool:
+            text = "true" if value else "false"
+        else:
+            raise BadValue(column, f"{key}: {_describe(value)} where text was expected")
+        if len(text) > fast:
+            size = len(text.encode("utf-8", "surrogatepass"))
+            if size > max_bytes:
+                raise BadValue(
+                    column, f"{key}: value is {size} bytes, longer than the column's {max_bytes}"
+                )
+        if "\x00" in text:
+            raise BadValue(column, f"{key}: text holds a NUL character")
+        return text
+
+    return convert
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {json.dumps(value)}"
+    if isinstance(value, dict):
+        return "a JSON object"
+    if isinstance(value, list):
+        return "a JSON array"
+    return repr(value)
+
+
+def converter_for(column: sa.Column[Any], key: str) -> Converter:
+    """The COPY-like converter of a source value for ``column`` (named ``key`` in the source)."""
+    type_ = column.type
+    for int_type, (lo, hi) in _INT_RANGES.items():
+        if isinstance(type_, int_type):
+            return _int_converter(column.name, key, lo, hi)
+    if isinstance(type_, sa.Float | sa.Double | sa.Numeric):
+        return _float_converter(column.name, key)
+    if isinstance(type_, sa.String):
+        return _text_converter(column.name, key, type_.length or 65535)
+    raise TypeError(f"no COPY converter for {column.name} ({type_})")  # a model bug, not input
+
+
+class RowBuilder:
+    """Builds a staging row (a tuple in column order) from a parsed JSON record.
+
+    Args:
+        table: the staging table.
+        paths: one JSONPath per column (COPY ... JSON 'jsonpaths file'), or ``None``
+            to map keys to columns by name (COPY ... JSON 'auto').
+    """
+
+    def __init__(self, table: sa.Table, paths: Sequence[JsonPath] | None = None) -> None:
+        columns = list(table.columns)
+        if paths is None:
+            paths = [parse_path(f"$['{column.name}']") for column in columns]
+        if len(paths) != len(columns):
+            raise ValueError(f"{len(paths)} paths for {len(columns)} columns of {table.name}")
+        self.table = table
+        self.columns = columns
+        self.keys = [path.name for path in paths]
+        self._getters = [path.getter() for path in paths]
+        self._converters = [converter_for(c, k) for c, k in zip(columns, self.keys, strict=True)]
+        self._required = [
+            (i, column.name, key)
+            for i, (column, key) in enumerate(zip(columns, self.keys, strict=True))
+            if not column.nullable
+        ]
+        self._pairs = list(zip(self._getters, self._converters, strict=True))
+
+    def build(self, record: Any) -> tuple[Any, ...]:
+        """Convert one record; raise :class:`BadValue` when a value does not fit."""
+        row = tuple([convert(get(record)) for get, convert in self._pairs])
+        for index, column, key in self._required:
+            if row[index] is None:
+                raise BadValue(column, f"{key} is missing")
+        return row
+
+    def rows(self, data: bytes, source: str) -> Iterator[tuple[Any, ...] | BadRecordError]:
+        """Every row of one source object, or a :class:`BadRecordError` in its place."""
+        lines: list[bytes] | None = None
+        for record in split_records(data):
+            if record.error is not None:
+                yield BadRecordError(source, record.line, record.error, record.raw)
+                continue
+            try:
+                yield self.build(record.value)
+            except BadValue as exc:
+                if lines is None:
+                    lines = data.split(b"\n")
+                raw = record.raw or _record_text(lines, record.line)
+                yield BadRecordError(source, record.line, exc.reason, raw, exc.column)
+
+
+def _record_text(lines: Sequence[bytes], last_line: int) -> str:
+    return raw_text(lines[last_line - 1].decode("utf-8", "replace"))

@@ -1,0 +1,52 @@
+"""Staging: load source objects into ``staging_events`` and ``staging_songs``.
+
+One module per backend, the same interface (:class:`Stager`):
+
+* :mod:`sparkify.staging.redshift` — ``COPY ... FORMAT JSON`` from S3;
+* :mod:`sparkify.staging.postgres` — COPY's semantics emulated in Python
+  (:mod:`sparkify.records`), rows streamed with ``COPY FROM STDIN``;
+* :mod:`sparkify.staging.duckdb` — the same emulation, rows bulk-inserted.
+
+Only these modules know which database they talk to.
+"""
+
+from __future__ import annotations
+
+from sparkify.staging.base import (
+    ErrorBudget,
+    Plan,
+    Progress,
+    Stager,
+    StageResult,
+    TableSources,
+    plan_sources,
+)
+
+
+def stager_for(backend: str) -> Stager:
+    """The stager of a backend family (``redshift``, ``postgresql``, ``duckdb``)."""
+    if backend == "redshift":
+        from sparkify.staging.redshift import RedshiftStager
+
+        return RedshiftStager()
+    if backend == "postgresql":
+        from sparkify.staging.postgres import PostgresStager
+
+        return PostgresStager()
+    if backend == "duckdb":
+        from sparkify.staging.duckdb import DuckDBStager
+
+        return DuckDBStager()
+    raise ValueError(f"no stager for {backend!r}")
+
+
+__all__ = [
+    "ErrorBudget",
+    "Plan",
+    "Progress",
+    "StageResult",
+    "Stager",
+    "TableSources",
+    "plan_sources",
+    "stager_for",
+]

@@ -1,0 +1,247 @@
+"""What every stager shares: the plan of objects to load, bad-record accounting,
+progress reporting, and the emulation of COPY used by PostgreSQL and DuckDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import sqlalchemy as sa
+
+from sparkify.config import Settings
+from sparkify.errors import BadRecordError, TooManyBadRecordsError
+from sparkify.jsonpaths import JsonPath, parse_jsonpaths
+from sparkify.models import load_errors, staging_events, staging_songs
+from sparkify.records import RowBuilder
+from sparkify.sources import SourceObject, list_sources, read_one, read_sources
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class Progress(Protocol):
+    """Receives progress of a load (the CLI draws bars with it)."""
+
+    def begin_table(self, table: str, objects: int, size: int) -> None:
+        """Staging of ``table`` starts: this many objects and bytes to read."""
+
+    def advance(self, objects: int, size: int) -> None:
+        """That many more objects and bytes were staged."""
+
+    def begin_step(self, name: str) -> None:
+        """A transform step starts."""
+
+
+class NoProgress:
+    """A :class:`Progress` that shows nothing."""
+
+    def begin_table(self, table: str, objects: int, size: int) -> None:
+        """Ignore."""
+
+    def advance(self, objects: int, size: int) -> None:
+        """Ignore."""
+
+    def begin_step(self, name: str) -> None:
+        """Ignore."""
+
+
+@dataclass(frozen=True)
+class TableSources:
+    """The objects to stage into one staging table."""
+
+    table: sa.Table
+    prefix: str
+    objects: tuple[SourceObject, ...]
+
+    @property
+    def size(self) -> int:
+        """Total bytes."""
+        return sum(obj.size for obj in self.objects)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a load stages: the objects of each staging table and the JSONPaths file."""
+
+    events: TableSources
+    songs: TableSources
+    jsonpath_uri: str
+    jsonpaths: tuple[JsonPath, ...]
+
+    @property
+    def tables(self) -> tuple[TableSources, TableSources]:
+        """Songs first (small), then events."""
+        return (self.songs, self.events)
+
+
+def plan_sources(settings: Settings, client: S3Client | None = None) -> Plan:
+    """List every source object and read the JSONPaths file.
+
+    Raises:
+        SourceError: a prefix is missing or empty, or the JSONPaths file is unusable.
+    """
+    raw = read_one(settings.log_jsonpath, client=client)
+    paths = parse_jsonpaths(raw, settings.log_jsonpath, expected=len(staging_events.columns))
+    return Plan(
+        events=TableSources(
+            staging_events, settings.log_data, tuple(list_sources(settings.log_data, client=client))
+        ),
+        songs=TableSources(
+            staging_songs,
+            settings.song_data,
+            tuple(list_sources(settings.song_data, client=client)),
+        ),
+        jsonpath_uri=settings.log_jsonpath,
+        jsonpaths=tuple(paths),
+    )
+
+
+@dataclass
+class ErrorBudget:
+    """Counts bad records against ``--max-errors``.
+
+    With ``max_errors`` 0 the first bad record is raised; otherwise up to that
+    many are kept (and recorded in ``load_errors``), and one more raises
+    :class:`TooManyBadRecordsError`.
+    """
+
+    max_errors: int = 0
+    errors: list[tuple[str, BadRecordError]] = field(default_factory=list)
+
+    def add(self, table: str, error: BadRecordError) -> None:
+        """Account for one bad record of ``table``; raise when over budget."""
+        if self.max_errors <= 0:
+            raise error
+        if len(self.errors) >= self.max_errors:
+            raise TooManyBadRecordsError(self.max_errors, error)
+        self.errors.append((table, error))
+
+    @property
+    def skipped(self) -> int:
+        """How many bad records were skipped."""
+        return len(self.errors)
+
+    def record(self, conn: sa.Connection, run_id: str) -> None:
+        """Insert the skipped records into ``load_errors`` (in the load's transaction)."""
+        if not self.errors:
+            return
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        conn.execute(
+            sa.insert(load_errors),
+            [
+                {
+                    "run_id": run_id,
+                    "recorded_at": now,
+                    "table_name": table,
+                    "source": e.source,
+                    "line": e.line,
+                    "column_name": e.column,
+                    "reason": e.reason[:1000],
+                    "raw_line": e.raw,
+                }
+                for table, e in self.errors
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What staging did for one table."""
+
+    table: str
+    objects: int
+    size: int
+    rows: int
+
+
+class Stager(Protocol):
+    """Loads a plan's objects into the staging tables, inside the caller's transaction."""
+
+    def stage(
+        self,
+        conn: sa.Connection,
+        plan: Plan,
+        settings: Settings,
+        *,
+        budget: ErrorBudget,
+        run_id: str,
+        progress: Progress,
+        client: S3Client | None = None,
+    ) -> list[StageResult]:
+        """Empty the staging tables and load the plan into them."""
+        ...
+
+
+# -- COPY's emulation, shared by PostgreSQL and DuckDB ----------------------------------
+
+RowSink = Callable[[tuple[Any, ...]], None]
+
+
+class EmulatedStager:
+    """Parses the objects in Python (COPY's semantics) and hands rows to a backend sink.
+
+    Subclasses provide :meth:`clear` and :meth:`sink`.
+    """
+
+    def clear(self, conn: sa.Connection, table: sa.Table) -> None:
+        """Remove every row of a staging table, inside the transaction."""
+        conn.execute(sa.delete(table))
+
+    def sink(self, conn: sa.Connection, table: sa.Table) -> AbstractContextManager[RowSink]:
+        """A context whose value takes rows of ``table`` in column order."""
+        raise NotImplementedError
+
+    def stage(
+        self,
+        conn: sa.Connection,
+        plan: Plan,
+        settings: Settings,
+        *,
+        budget: ErrorBudget,
+        run_id: str,
+        progress: Progress,
+        client: S3Client | None = None,
+    ) -> list[StageResult]:
+        """Empty both staging tables and stream every planned object into them."""
+        results = []
+        builders = {
+            "staging_songs": RowBuilder(staging_songs),
+            "staging_events": RowBuilder(staging_events, plan.jsonpaths),
+        }
+        for sources in plan.tables:
+            table = sources.table
+            self.clear(conn, table)
+            progress.begin_table(table.name, len(sources.objects), sources.size)
+            rows = 0
+            with self.sink(conn, table) as write:
+                for obj, good in _rows(sources, builders[table.name], budget, progress, client):
+                    for row in good:
+                        write(row)
+                    rows += len(good)
+                    del obj
+            results.append(StageResult(table.name, len(sources.objects), sources.size, rows))
+        budget.record(conn, run_id)
+        return results
+
+
+def _rows(
+    sources: TableSources,
+    builder: RowBuilder,
+    budget: ErrorBudget,
+    progress: Progress,
+    client: S3Client | None,
+) -> Iterator[tuple[SourceObject, list[tuple[Any, ...]]]]:
+    """Each object with its good rows; bad records go to the budget (which may raise)."""
+    table = sources.table.name
+    for obj, data in read_sources(sources.objects, client=client):
+        good: list[tuple[Any, ...]] = []
+        for row in builder.rows(data, obj.uri):
+            if isinstance(row, BadRecordError):
+                budget.add(table, row)
+            else:
+                good.append(row)
+        progress.advance(1, len(data))
+        yield obj, good
