@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-
 from rich.table import Table
 
 from sparkify import analytics, load, quality, schema

@@ -29,8 +29,31 @@ def engine_for_url(url: sa.URL | str, *, schema: str | None = None, **kwargs: An
     except (ImportError, sa.exc.ArgumentError) as exc:
         raise DatabaseError("creating the database engine", type(exc).__name__) from None
     if schema:
+        _search_schema_first(engine, schema)
         engine = engine.execution_options(schema_translate_map={None: schema})
     return engine
+
+
+def _search_schema_first(engine: sa.Engine, schema: str) -> None:
+    """Put ``schema`` first on each connection's search path, for SQL written as text."""
+    quoted = engine.dialect.identifier_preparer.quote_schema(schema)
+    backend = engine.url.get_backend_name()
+    literal = schema.replace("'", "''")
+    statement = (
+        f"SET search_path = '{literal}'"
+        if backend == "duckdb"
+        else f"SET search_path TO {quoted}, public"
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _set_search_path(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+        if backend == "postgresql":
+            dbapi_connection.commit()
 
 
 def describe(engine: sa.Engine) -> str:
