@@ -15,9 +15,11 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sparkify import analytics, load, quality, schema
+from sparkify.commands_infra import infra
 from sparkify.config import Settings, load_settings
 from sparkify.counts import table_counts
 from sparkify.db import create_engine, describe
@@ -38,7 +40,8 @@ class SparkifyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SparkifyError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            # The message may hold source text: never read it as rich markup.
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             sys.exit(1)
 
 
@@ -119,6 +122,15 @@ def create_tables(settings: Settings) -> None:
 @main.command("etl")
 @settings_options
 @click.option(
+    "--incremental/--full-refresh",
+    "incremental",
+    default=True,
+    show_default=True,
+    help="Incremental: stage only objects new or changed since the load ledger saw "
+    "them and merge them in. Full refresh: rebuild every star table from all "
+    "sources.",
+)
+@click.option(
     "--max-errors",
     type=click.IntRange(min=0),
     default=0,
@@ -126,17 +138,47 @@ def create_tables(settings: Settings) -> None:
     help="Skip up to N bad records (recorded in load_errors) instead of stopping at the first.",
 )
 @click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    envvar="SPARKIFY_WAIT",
+    help="When another load is in progress, wait for it, or fail at once.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=load.DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long --wait waits.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show progress bars (default: when stderr is a terminal).",
 )
-def etl(settings: Settings, max_errors: int, progress: bool | None) -> None:
-    """Load the sources into staging and rebuild the star schema, in one transaction."""
+def etl(
+    settings: Settings,
+    incremental: bool,
+    max_errors: int,
+    wait: bool,
+    lock_timeout: float,
+    progress: bool | None,
+) -> None:
+    """Load the sources into staging and merge them into the star schema, in one transaction."""
     engine = create_engine(settings)
     show = err_console.is_terminal if progress is None else progress
     try:
         with RichProgress(err_console, enabled=show) as bars:
-            report = load.run(engine, settings, max_errors=max_errors, progress=bars)
+            report = load.run(
+                engine,
+                settings,
+                mode="incremental" if incremental else "full",
+                max_errors=max_errors,
+                wait=wait,
+                lock_timeout=lock_timeout,
+                progress=bars,
+            )
     finally:
         engine.dispose()
     print_report(report)
@@ -144,10 +186,25 @@ def etl(settings: Settings, max_errors: int, progress: bool | None) -> None:
 
 def print_report(report: load.LoadReport) -> None:
     """Print a load report as tables."""
-    staged = Table("staging table", "objects", "bytes", "rows", title="Staged")
+    staged = Table(
+        "staging table",
+        "objects staged",
+        "new",
+        "changed",
+        "already loaded",
+        "bytes",
+        "rows",
+        title=f"Staged ({report.mode} load)",
+    )
     for name, rows in report.staged.items():
         staged.add_row(
-            name, f"{report.objects.get(name, 0):,}", f"{report.bytes.get(name, 0):,}", f"{rows:,}"
+            name,
+            f"{report.objects.get(name, 0):,}",
+            f"{report.new_objects.get(name, 0):,}",
+            f"{report.changed_objects.get(name, 0):,}",
+            f"{report.skipped_objects.get(name, 0):,}",
+            f"{report.bytes.get(name, 0):,}",
+            f"{rows:,}",
         )
     console.print(staged)
     star = Table("star table", "inserted", "updated", "rows now", title="Star schema")
@@ -279,6 +336,9 @@ def s3_check(settings: Settings) -> None:
     console.print(table)
     if not report.ok:
         sys.exit(1)
+
+
+main.add_command(infra)
 
 
 if __name__ == "__main__":  # pragma: no cover

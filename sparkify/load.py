@@ -13,11 +13,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 
-from sparkify import transform
+from sparkify import ledger, transform
 from sparkify.config import Settings
 from sparkify.counts import first_line, table_counts
 from sparkify.errors import DatabaseError, SparkifyError
@@ -29,15 +29,25 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
+Mode = Literal["incremental", "full"]
+
+#: Seconds a load waits for another one to finish, by default.
+DEFAULT_LOCK_TIMEOUT = 3600.0
+
+
 @dataclass
 class LoadReport:
     """What a run did.
 
     Attributes:
-        run_id: identifies the run (also in ``load_errors.run_id``).
+        run_id: identifies the run (in ``load_errors`` and ``load_ledger``).
         backend: ``redshift``, ``postgresql`` or ``duckdb``.
+        mode: ``incremental`` (new and changed objects merged in) or ``full``.
         objects: source objects staged, per staging table.
-        bytes: bytes of those objects, per staging table.
+        new_objects: objects never loaded before, per staging table.
+        changed_objects: objects loaded before that changed since, per staging table.
+        skipped_objects: objects skipped as already loaded, per staging table.
+        bytes: bytes of the staged objects, per staging table.
         staged: rows staged, per staging table.
         skipped: bad records skipped under ``max_errors`` (see ``load_errors``).
         inserted: rows each star table gained.
@@ -48,7 +58,11 @@ class LoadReport:
 
     run_id: str
     backend: str
+    mode: Mode = "incremental"
     objects: dict[str, int] = field(default_factory=dict)
+    new_objects: dict[str, int] = field(default_factory=dict)
+    changed_objects: dict[str, int] = field(default_factory=dict)
+    skipped_objects: dict[str, int] = field(default_factory=dict)
     bytes: dict[str, int] = field(default_factory=dict)
     staged: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
@@ -76,21 +90,30 @@ def run(
     engine: sa.Engine,
     settings: Settings,
     *,
+    mode: Mode = "incremental",
     max_errors: int = 0,
+    wait: bool = True,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     progress: Progress | None = None,
     s3: S3Client | None = None,
     plan: Plan | None = None,
 ) -> LoadReport:
-    """Load every source into staging and rebuild the star schema from it, in one transaction.
+    """Load the sources into staging and merge them into the star schema, in one transaction.
 
     Args:
         engine: the warehouse (its schema built by the migrations).
         settings: sources, region, IAM role...
+        mode: ``incremental`` stages only objects new or changed since the load
+            ledger last saw them and merges them into the star tables; ``full``
+            empties the star tables and the ledger and loads every object.
         max_errors: how many bad records may be skipped (recorded in ``load_errors``);
             0 stops at the first one.
+        wait: when another load holds the warehouse, wait for it (up to
+            ``lock_timeout`` seconds) instead of failing at once.
+        lock_timeout: seconds to wait for another load.
         progress: receives progress (the CLI draws bars); nothing shown when ``None``.
         s3: the boto3 S3 client for listing and reading sources (built when needed).
-        plan: what to stage; listed from ``settings`` when ``None``.
+        plan: what to consider loading; listed from ``settings`` when ``None``.
 
     Returns:
         The report of the run.
@@ -98,42 +121,52 @@ def run(
     Raises:
         BadRecordError: a bad record, with ``max_errors`` 0 (nothing committed).
         TooManyBadRecordsError: more than ``max_errors`` bad records (nothing committed).
+        LoadInProgressError: another load holds the warehouse (nothing done).
         SourceError: a source cannot be listed or read (nothing committed).
         DatabaseError: the database refused a statement (nothing committed).
     """
+    if mode not in ("incremental", "full"):
+        raise ValueError(f"unknown load mode {mode!r}")
     progress = progress or NoProgress()
-    report = LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend)
+    report = LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
     stager = stager_for(settings.backend)
     with report.timed("plan"):
         plan = plan or plan_sources(settings, s3)
     budget = ErrorBudget(max_errors)
-    with _translated("the load"), engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            with report.timed("staging"):
-                results = stager.stage(
-                    conn,
-                    plan,
-                    settings,
-                    budget=budget,
-                    run_id=report.run_id,
-                    progress=progress,
-                    client=s3,
-                )
-            for result in results:
-                report.objects[result.table] = result.objects
-                report.bytes[result.table] = result.size
-                report.staged[result.table] = result.rows
-            report.skipped = budget.skipped
+    session = stager.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
+    with _translated("the load"), session as conn:
+        with report.timed("ledger"):
+            known = ledger.read(conn) if mode == "incremental" else {}
+            selection = ledger.select_new(plan, known)
+        report.new_objects = selection.new
+        report.changed_objects = selection.changed
+        report.skipped_objects = selection.skipped
+        with report.timed("staging"):
+            results = stager.stage(
+                conn,
+                selection.plan,
+                settings,
+                budget=budget,
+                run_id=report.run_id,
+                progress=progress,
+                client=s3,
+            )
+        for result in results:
+            report.objects[result.table] = result.objects
+            report.bytes[result.table] = result.size
+            report.staged[result.table] = result.rows
+        report.skipped = budget.skipped
+        if mode == "full":
             _clear_star(conn, report)
-            _merge(conn, report, progress.begin_step)
-            report.totals = table_counts(conn)
-            with report.timed("commit"):
-                transaction.commit()
-        except BaseException:
-            if transaction.is_active:
-                transaction.rollback()
-            raise
+        _merge(conn, report, progress.begin_step)
+        with report.timed("ledger"):
+            ledger.record(
+                conn, selection.plan, report.run_id, replace_all=mode == "full", known=known
+            )
+        report.totals = table_counts(conn)
+        progress.begin_step("commit")
+        with report.timed("commit"):
+            conn.commit()
     return report
 
 

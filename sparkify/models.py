@@ -70,8 +70,9 @@ class StagingEvent(Base):
     location: Mapped[str | None] = mapped_column(text(LONG_TEXT))
     method: Mapped[str | None] = mapped_column(text())
     page: Mapped[str | None] = mapped_column(text())
-    # Epoch milliseconds; the source writes them as floats (1540991795796.0).
-    registration: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Epoch milliseconds, written by the source as floats (1540991795796.0): kept as
+    # the source has them, in a type COPY loads a decimal point into (exact up to 2^53).
+    registration: Mapped[float | None] = mapped_column(sa.Double)
     # NOT NULL: a songplay is identified by (user, session, start_time).
     session_id: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     song: Mapped[str | None] = mapped_column(text(LONG_TEXT))
@@ -258,6 +259,24 @@ class LoadError(Base):
     raw_line: Mapped[str | None] = mapped_column(text(LONG_TEXT))
 
 
+class LedgerEntry(Base):
+    """One source object loaded: what it was when loaded, and by which run.
+
+    ``sparkify etl --incremental`` stages only objects whose (size, etag) differ
+    from their entry here, and writes the entries in the load's own transaction.
+    """
+
+    __tablename__ = "load_ledger"
+    __table_args__ = {"redshift_diststyle": "EVEN", "redshift_sortkey": "source"}
+
+    source: Mapped[str] = mapped_column(text(LONG_TEXT), primary_key=True)
+    table_name: Mapped[str] = mapped_column(sa.String(128), nullable=False)
+    size: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    etag: Mapped[str] = mapped_column(sa.String(256), nullable=False)
+    loaded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, nullable=False)
+    run_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+
+
 metadata = Base.metadata
 
 
@@ -275,6 +294,7 @@ songs = _table(Song)
 artists = _table(Artist)
 time = _table(Time)
 load_errors = _table(LoadError)
+load_ledger = _table(LedgerEntry)
 
 STAGING_TABLES = (staging_events, staging_songs)
 STAR_TABLES = (songplays, users, songs, artists, time)

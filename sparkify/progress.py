@@ -30,6 +30,7 @@ class RichProgress:
             console=console,
             disable=not enabled,
         )
+        self._console = console or Console(stderr=True)
         self._task: TaskID | None = None
         self._done = 0
         self._step: TaskID | None = None
@@ -53,6 +54,10 @@ class RichProgress:
         if self._task is not None:
             self._done += objects
             self._bars.update(self._task, advance=size, done=self._done)
+
+    def notice(self, message: str) -> None:
+        """Print a message above the bars (shown even when the bars are off)."""
+        self._console.print(f"[yellow]{message}[/]")
 
     def begin_step(self, name: str) -> None:
         """Show the transform step that runs now."""

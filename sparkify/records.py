@@ -20,6 +20,8 @@ what Redshift's ``COPY ... FORMAT JSON`` would:
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -107,14 +109,35 @@ def _line_text(lines: Sequence[bytes], number: int) -> str:
 
 
 def _split_stream(data: bytes) -> Iterator[Record]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data.split(b"\n")[line - 1].decode("utf-8", "replace")
-        yield Record(line, None, raw_text(bad), f"invalid UTF-8 at byte {exc.start}")
-        return
-    decoder = json.JSONDecoder()
+    """Parse concatenated JSON values; every problem is one record at its own line."""
+    bad: list[Record] = []
+    decoded: list[str] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            decoded.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            # Only this line is lost: the records before and after it still load.
+            bad.append(
+                Record(
+                    number,
+                    None,
+                    raw_text(raw.decode("utf-8", "replace")),
+                    f"invalid UTF-8 at byte {exc.start}",
+                )
+            )
+            decoded.append("")
+    records = list(_parse_text("\n".join(decoded))) + bad
+    yield from sorted(records, key=lambda record: record.line)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _parse_text(text: str) -> Iterator[Record]:
     pos, line, size = 0, 1, len(text)
     while True:
         start = _skip_space(text, pos)
@@ -122,17 +145,20 @@ def _split_stream(data: bytes) -> Iterator[Record]:
         if start >= size:
             return
         try:
-            value, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError as exc:
-            err_line = exc.lineno
-            line_start = text.rfind("\n", 0, exc.pos) + 1
-            line_end = text.find("\n", exc.pos)
+            value, end = _DECODER.raw_decode(text, start)
+        except ValueError as exc:  # JSONDecodeError, NaN/Infinity, too many digits
+            at = exc.pos if isinstance(exc, json.JSONDecodeError) else start
+            err_line = line + text.count("\n", start, at)
+            line_start = text.rfind("\n", 0, at) + 1
+            line_end = text.find("\n", at)
             line_end = size if line_end < 0 else line_end
+            reason = (
+                f"{exc.msg} (column {exc.colno})"
+                if isinstance(exc, json.JSONDecodeError)
+                else str(exc)
+            )
             yield Record(
-                err_line,
-                None,
-                raw_text(text[line_start:line_end]),
-                f"malformed JSON: {exc.msg} (column {exc.colno})",
+                err_line, None, raw_text(text[line_start:line_end]), f"malformed JSON: {reason}"
             )
             # Resume at the next line: a bad record must not hide the good ones after it.
             pos, line = (line_end + 1, err_line + 1) if line_end < size else (size, err_line)
@@ -156,6 +182,9 @@ def _skip_space(text: str, pos: int) -> int:
 
 Converter = Callable[[Any], Any]
 
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
 
 def _int_converter(column: str, key: str, lo: int, hi: int) -> Converter:
     def convert(value: Any) -> Any:
@@ -168,10 +197,9 @@ def _int_converter(column: str, key: str, lo: int, hi: int) -> Converter:
             text = value.strip()
             if not text:
                 return None  # Redshift loads an empty field of a non-text column as NULL
-            try:
-                result = int(text)
-            except ValueError:
-                raise BadValue(column, f"{key}: {value!r} is not an integer") from None
+            if not _INTEGER_TEXT.fullmatch(text):  # Python's int() takes "1_000" and "١٢"
+                raise BadValue(column, f"{key}: {value!r} is not an integer")
+            result = int(text)
         elif cls is float and value.is_integer():
             result = int(value)  # 1540991795796.0: epoch ms written as a float
         else:
@@ -187,27 +215,31 @@ def _float_converter(column: str, key: str) -> Converter:
     def convert(value: Any) -> Any:
         cls = value.__class__
         if cls is float:
-            return value
-        if value is None:
+            result = value
+        elif value is None:
             return None
-        if cls is int:
-            return float(value)
-        if cls is str:
+        elif cls is int:
+            try:
+                result = float(value)
+            except OverflowError:
+                raise BadValue(column, f"{key}: number out of range") from None
+        elif cls is str:
             text = value.strip()
             if not text:
                 return None
-            try:
-                return float(text)
-            except ValueError:
-                raise BadValue(column, f"{key}: {value!r} is not a number") from None
-        raise BadValue(column, f"{key}: {_describe(value)} where a number was expected")
+            if not _NUMBER_TEXT.fullmatch(text):
+                raise BadValue(column, f"{key}: {value!r} is not a number")
+            result = float(text)
+        else:
+            raise BadValue(column, f"{key}: {_describe(value)} where a number was expected")
+        if not math.isfinite(result):
+            raise BadValue(column, f"{key}: number out of range")
+        return result
 
     return convert
 
 
 def _text_converter(column: str, key: str, max_bytes: int) -> Converter:
-    fast = max_bytes // 4  # no string of this many characters can exceed max_bytes
-
     def convert(value: Any) -> Any:
         cls = value.__class__
         if cls is str:
@@ -220,12 +252,16 @@ def _text_converter(column: str, key: str, max_bytes: int) -> Converter:
             text = "true" if value else "false"
         else:
             raise BadValue(column, f"{key}: {_describe(value)} where text was expected")
-        if len(text) > fast:
-            size = len(text.encode("utf-8", "surrogatepass"))
-            if size > max_bytes:
-                raise BadValue(
-                    column, f"{key}: value is {size} bytes, longer than the column's {max_bytes}"
-                )
+        size = len(text)
+        if not text.isascii():
+            try:
+                size = len(text.encode("utf-8"))  # Redshift's VARCHAR(n) counts bytes
+            except UnicodeEncodeError:
+                raise BadValue(column, f"{key}: text holds an unpaired surrogate") from None
+        if size > max_bytes:
+            raise BadValue(
+                column, f"{key}: value is {size} bytes, longer than the column's {max_bytes}"
+            )
         if "\x00" in text:
             raise BadValue(column, f"{key}: text holds a NUL character")
         return text

@@ -108,7 +108,7 @@ def upgrade() -> None:
         sa.Column("location", sa.String(length=1024), nullable=True),
         sa.Column("method", sa.String(length=512), nullable=True),
         sa.Column("page", sa.String(length=512), nullable=True),
-        sa.Column("registration", sa.BigInteger(), nullable=True),
+        sa.Column("registration", sa.Double(), nullable=True),
         sa.Column("session_id", sa.BigInteger(), nullable=False),
         sa.Column("song", sa.String(length=1024), nullable=True),
         sa.Column("status", sa.Integer(), nullable=True),

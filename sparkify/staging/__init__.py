@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sparkify.staging.base import (
     ErrorBudget,
+    LockingStager,
     Plan,
     Progress,
     Stager,
@@ -42,6 +43,7 @@ def stager_for(backend: str) -> Stager:
 
 __all__ = [
     "ErrorBudget",
+    "LockingStager",
     "Plan",
     "Progress",
     "StageResult",

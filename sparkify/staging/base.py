@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,6 +34,9 @@ class Progress(Protocol):
     def begin_step(self, name: str) -> None:
         """A transform step starts."""
 
+    def notice(self, message: str) -> None:
+        """Something the user should know while waiting (e.g. for another load)."""
+
 
 class NoProgress:
     """A :class:`Progress` that shows nothing."""
@@ -45,6 +48,9 @@ class NoProgress:
         """Ignore."""
 
     def begin_step(self, name: str) -> None:
+        """Ignore."""
+
+    def notice(self, message: str) -> None:
         """Ignore."""
 
 
@@ -160,6 +166,12 @@ class StageResult:
 class Stager(Protocol):
     """Loads a plan's objects into the staging tables, inside the caller's transaction."""
 
+    def session(
+        self, engine: sa.Engine, *, wait: bool, timeout: float, notify: Callable[[str], None]
+    ) -> AbstractContextManager[sa.Connection]:
+        """A connection with a transaction begun and the warehouse's load lock held."""
+        ...
+
     def stage(
         self,
         conn: sa.Connection,
@@ -175,12 +187,48 @@ class Stager(Protocol):
         ...
 
 
+class LockingStager:
+    """The load session every stager shares: connect, begin, take the backend's lock.
+
+    Subclasses implement :meth:`lock`; the lock lives as long as the transaction,
+    so a crashed or killed load releases it with its connection.
+    """
+
+    @contextmanager
+    def session(
+        self, engine: sa.Engine, *, wait: bool, timeout: float, notify: Callable[[str], None]
+    ) -> Iterator[sa.Connection]:
+        """Yield a connection inside a transaction holding the load lock.
+
+        The caller commits; anything raised rolls back.
+        """
+        with self.connect(engine, wait=wait, timeout=timeout, notify=notify) as conn:
+            transaction = conn.begin()
+            try:
+                self.lock(conn, wait=wait, timeout=timeout, notify=notify)
+                yield conn
+            finally:
+                if transaction.is_active:
+                    transaction.rollback()
+
+    def connect(
+        self, engine: sa.Engine, *, wait: bool, timeout: float, notify: Callable[[str], None]
+    ) -> AbstractContextManager[sa.Connection]:
+        """Open a connection (DuckDB overrides it: its lock is the file's)."""
+        return engine.connect()
+
+    def lock(
+        self, conn: sa.Connection, *, wait: bool, timeout: float, notify: Callable[[str], None]
+    ) -> None:
+        """Take the load lock inside the transaction, or raise LoadInProgressError."""
+
+
 # -- COPY's emulation, shared by PostgreSQL and DuckDB ----------------------------------
 
 RowSink = Callable[[tuple[Any, ...]], None]
 
 
-class EmulatedStager:
+class EmulatedStager(LockingStager):
     """Parses the objects in Python (COPY's semantics) and hands rows to a backend sink.
 
     Subclasses provide :meth:`clear` and :meth:`sink`.

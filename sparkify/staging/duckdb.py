@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
+from sparkify.errors import LoadInProgressError
 from sparkify.staging.base import EmulatedStager, RowSink
 from sparkify.staging.sql_names import qualified_name
 
@@ -38,8 +40,54 @@ def duck_type(column: sa.Column[Any]) -> str:
     raise TypeError(f"no DuckDB type for {column.name} ({column.type})")
 
 
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether DuckDB refused to open its file because another process holds it."""
+    return "Could not set lock on file" in str(exc)
+
+
 class DuckDBStager(EmulatedStager):
     """Stages into DuckDB through a temporary NDJSON file, in the load's transaction."""
+
+    #: Seconds between attempts to open a file another process holds.
+    retry_every = 0.25
+
+    @contextmanager
+    def connect(
+        self, engine: sa.Engine, *, wait: bool, timeout: float, notify: Callable[[str], None]
+    ) -> Iterator[sa.Connection]:
+        """Open the database file; DuckDB's single-writer lock is the load lock.
+
+        Another process writing the same file holds an exclusive lock on it; wait
+        for it (retrying) or fail with a clear message instead of the driver's.
+        """
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                conn = engine.connect()
+                break
+            except sa.exc.DBAPIError as exc:
+                if not is_lock_conflict(exc):
+                    raise
+                if not wait:
+                    raise LoadInProgressError(
+                        f"a load is in progress: another process has {engine.url.database} "
+                        "open for writing; try again later or --wait"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise LoadInProgressError(
+                        f"a load is still in progress after waiting {timeout:.0f}s: another "
+                        f"process has {engine.url.database} open"
+                    ) from None
+                if not told:
+                    notify(
+                        "another process has the DuckDB file open (a load in progress); "
+                        f"waiting up to {timeout:.0f}s"
+                    )
+                    told = True
+                time.sleep(self.retry_every)
+        with conn:
+            yield conn
 
     @contextmanager
     def sink(self, conn: sa.Connection, table: sa.Table) -> Iterator[RowSink]:

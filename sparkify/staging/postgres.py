@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from psycopg import sql
 
+from sparkify.errors import LoadInProgressError
 from sparkify.staging.base import EmulatedStager, RowSink
 from sparkify.staging.sql_names import schema_of
 
@@ -30,8 +32,40 @@ def pg_type(column: sa.Column[Any]) -> str:
     raise TypeError(f"no COPY type for {column.name} ({column.type})")
 
 
+def lock_key(conn: sa.Connection) -> int:
+    """The advisory-lock key of this warehouse: one per database schema."""
+    schema = conn.execute(sa.select(sa.func.current_schema())).scalar_one()
+    return zlib.crc32(f"sparkify-load:{schema}".encode())
+
+
 class PostgresStager(EmulatedStager):
     """Stages into PostgreSQL with psycopg's binary COPY, in the load's transaction."""
+
+    def lock(
+        self, conn: sa.Connection, *, wait: bool, timeout: float, notify: Callable[[str], None]
+    ) -> None:
+        """A transaction-level advisory lock: released at commit, rollback or disconnect.
+
+        See https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+        """
+        key = lock_key(conn)
+        if conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key))).scalar_one():
+            return
+        if not wait:
+            raise LoadInProgressError(
+                "a load is in progress on this warehouse (another "
+                "sparkify etl holds its lock); try again later or --wait"
+            )
+        notify(f"another load is in progress; waiting up to {timeout:.0f}s for it to finish")
+        conn.execute(sa.text(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'"))
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        except sa.exc.OperationalError as exc:
+            raise LoadInProgressError(
+                f"a load is still in progress after waiting {timeout:.0f}s"
+            ) from exc
+        conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
 
     def clear(self, conn: sa.Connection, table: sa.Table) -> None:
         """TRUNCATE: transactional on PostgreSQL, and cheaper than DELETE."""

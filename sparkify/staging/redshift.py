@@ -22,41 +22,67 @@ See https://docs.aws.amazon.com/redshift/latest/dg/r_COPY.html
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy_redshift.commands import CopyCommand
+from sqlalchemy_redshift.commands import CopyCommand, Format
 from sqlalchemy_redshift.dialect import RedshiftDialect_redshift_connector
 
 from sparkify.config import Settings
 from sparkify.counts import first_line
-from sparkify.errors import BadRecordError, ConfigError, DatabaseError, SourceError
+from sparkify.errors import (
+    BadRecordError,
+    ConfigError,
+    DatabaseError,
+    LoadInProgressError,
+    SourceError,
+    TooManyBadRecordsError,
+)
 from sparkify.records import raw_text
 from sparkify.sources import is_s3, s3_client, split_s3_uri
-from sparkify.staging.base import ErrorBudget, Plan, Progress, StageResult, TableSources
+from sparkify.staging.base import (
+    ErrorBudget,
+    LockingStager,
+    Plan,
+    Progress,
+    StageResult,
+    TableSources,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _DIALECT = RedshiftDialect_redshift_connector()
 
-#: The latest load error of a session (the COPY that just failed), newest first.
+#: The latest load error of a session for one table (the COPY that just failed). The
+#: table filter keeps an error skipped earlier in the session (MAXERROR) by another
+#: table's COPY from explaining this failure.
 #: Plain text: these are catalog views, never subject to the schema translation.
 SYS_LOAD_ERROR = sa.text(
     "SELECT TRIM(file_name) AS source, line_number AS line, TRIM(column_name) AS column_name, "
     "TRIM(error_message) AS reason, NULL AS raw_line FROM sys_load_error_detail "
-    "WHERE session_id = :session ORDER BY start_time DESC LIMIT 1"
+    "WHERE session_id = :session AND table_id = CAST(CAST(:table AS REGCLASS) AS OID) "
+    "ORDER BY start_time DESC LIMIT 1"
 )
 STL_LOAD_ERROR = sa.text(
     "SELECT TRIM(filename) AS source, line_number AS line, TRIM(colname) AS column_name, "
     "TRIM(err_reason) AS reason, TRIM(raw_line) AS raw_line FROM stl_load_errors "
-    "WHERE session = :session ORDER BY starttime DESC LIMIT 1"
+    "WHERE session = :session AND tbl = CAST(CAST(:table AS REGCLASS) AS OID) "
+    "ORDER BY starttime DESC LIMIT 1"
 )
 #: Every error a successful COPY skipped under MAXERROR.
 LAST_COPY_ERRORS = sa.text(
     "SELECT TRIM(file_name) AS source, line_number AS line, TRIM(column_name) AS column_name, "
     "TRIM(error_message) AS reason FROM sys_load_error_detail "
     "WHERE query_id = pg_last_copy_id() ORDER BY file_name, line_number"
+)
+
+
+#: An IAM role ARN as Redshift takes it, whole (sqlalchemy-redshift only checks a prefix).
+IAM_ROLE_ARN = re.compile(
+    r"arn:aws(?:-cn|-us-gov)?:iam::\d{12}:role/(?:[A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}"
 )
 
 
@@ -81,12 +107,18 @@ def copy_statement(
         manifest: whether ``location`` is a manifest.
         max_errors: MAXERROR (0: the first error fails the COPY).
     """
+    if not IAM_ROLE_ARN.fullmatch(iam_role_arn):
+        raise ConfigError(
+            "not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)",
+            section="IAM_ROLE",
+            key="ARN",
+        )
     try:
         command = CopyCommand(
             list(sources.table.columns),
             data_location=location,
             iam_role_arns=[iam_role_arn],
-            format="JSON",
+            format=Format.json,
             path_file=json_option,
             region=region,
             comp_update=False,
@@ -116,8 +148,38 @@ def folder(prefix: str) -> str:
     return prefix if prefix.endswith("/") else prefix + "/"
 
 
-class RedshiftStager:
+#: Another session's lock on the ledger (a load in progress), from the lock table.
+LEDGER_LOCK_HOLDER = sa.text(
+    "SELECT lock_owner_pid FROM stv_locks WHERE table_id = "
+    "(SELECT oid FROM pg_class WHERE relname = 'load_ledger' "
+    "AND relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())) "
+    "AND lock_owner_pid <> pg_backend_pid() LIMIT 1"
+)
+#: The load lock: an exclusive lock on the ledger, held until the transaction ends.
+LOCK_LEDGER = sa.text("LOCK load_ledger")
+
+
+class RedshiftStager(LockingStager):
     """Stages with COPY from S3."""
+
+    def lock(
+        self, conn: sa.Connection, *, wait: bool, timeout: float, notify: Callable[[str], None]
+    ) -> None:
+        """``LOCK load_ledger`` inside the transaction (Redshift has no advisory locks).
+
+        Redshift's LOCK has no NOWAIT: without ``wait``, ``stv_locks`` is asked
+        first whether another session holds the ledger. See
+        https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
+        """
+        holder = conn.execute(LEDGER_LOCK_HOLDER).scalar()
+        if holder is not None:
+            if not wait:
+                raise LoadInProgressError(
+                    f"a load is in progress (Redshift session {holder} "
+                    "holds load_ledger); try again later or --wait"
+                )
+            notify(f"another load (session {holder}) is in progress; waiting for it")
+        conn.execute(LOCK_LEDGER)
 
     def stage(
         self,
@@ -164,7 +226,11 @@ class RedshiftStager:
             try:
                 conn.exec_driver_sql(statement)
             except sa.exc.DBAPIError as exc:
-                raise copy_failure(conn.engine, session, table.name, exc) from exc
+                failure = copy_failure(conn.engine, session, table.name, exc)
+                if budget.max_errors > 0 and isinstance(failure, BadRecordError):
+                    # A COPY with MAXERROR fails only when it met more bad records.
+                    raise TooManyBadRecordsError(budget.max_errors, failure) from exc
+                raise failure from exc
             if budget.max_errors > 0:
                 record_skipped(conn, table.name, budget)
             progress.advance(len(sources.objects), sources.size)
@@ -231,7 +297,7 @@ def copy_failure(
     with engine.connect() as other:
         for query in (SYS_LOAD_ERROR, STL_LOAD_ERROR):
             try:
-                row = other.execute(query, {"session": session}).mappings().first()
+                row = other.execute(query, {"session": session, "table": table}).mappings().first()
             except sa.exc.DBAPIError:
                 other.rollback()
                 continue

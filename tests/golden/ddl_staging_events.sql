@@ -10,7 +10,7 @@ CREATE TABLE staging_events (
 	location VARCHAR(1024),
 	method VARCHAR(512),
 	page VARCHAR(512),
-	registration BIGINT,
+	registration DOUBLE PRECISION,
 	session_id BIGINT NOT NULL,
 	song VARCHAR(1024),
 	status INTEGER,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from sparkify import load, schema
 from sparkify.config import load_settings
-from tests.integration.test_contract import make_engine, star_snapshot
+from tests.warehouse import make_engine, star_snapshot
 
 pytestmark = pytest.mark.integration
 

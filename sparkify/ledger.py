@@ -1,0 +1,111 @@
+"""The load ledger: which source objects are loaded, so incremental runs skip them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+import sqlalchemy as sa
+
+from sparkify.models import load_ledger
+from sparkify.sources import SourceObject
+from sparkify.staging.base import Plan, TableSources
+
+#: Rows per multi-row INSERT / names per DELETE ... IN: well under every backend's
+#: bind-parameter limit (Redshift's is 32,767).
+CHUNK = 1000
+
+T = TypeVar("T")
+
+Ledger = dict[str, tuple[int, str]]
+
+
+def read(conn: sa.Connection) -> Ledger:
+    """Every loaded object: ``uri -> (size, etag)``."""
+    c = load_ledger.c
+    return {
+        row.source: (row.size, row.etag)
+        for row in conn.execute(sa.select(c.source, c.size, c.etag))
+    }
+
+
+def is_loaded(obj: SourceObject, ledger: Ledger) -> bool:
+    """Whether ``obj`` was loaded before exactly as it is now (same size and ETag)."""
+    return ledger.get(obj.uri) == (obj.size, obj.etag)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A plan cut down to the objects a run must stage."""
+
+    plan: Plan
+    new: dict[str, int]
+    changed: dict[str, int]
+    skipped: dict[str, int]
+
+
+def select_new(plan: Plan, ledger: Ledger) -> Selection:
+    """Keep the objects that are new or changed since their ledger entry."""
+    new: dict[str, int] = {}
+    changed: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    kept: list[TableSources] = []
+    for sources in (plan.events, plan.songs):
+        name = sources.table.name
+        todo = [obj for obj in sources.objects if not is_loaded(obj, ledger)]
+        changed[name] = sum(1 for obj in todo if obj.uri in ledger)
+        new[name] = len(todo) - changed[name]
+        skipped[name] = len(sources.objects) - len(todo)
+        kept.append(replace(sources, objects=tuple(todo)))
+    return Selection(replace(plan, events=kept[0], songs=kept[1]), new, changed, skipped)
+
+
+def record(
+    conn: sa.Connection, plan: Plan, run_id: str, *, replace_all: bool, known: Ledger
+) -> None:
+    """Write the entries of every staged object (in the load's transaction).
+
+    Args:
+        conn: the load's connection.
+        plan: what was staged.
+        run_id: the run's id.
+        replace_all: a full refresh: every earlier entry goes.
+        known: the ledger as read at the start of the run (changed objects' old
+            entries are replaced).
+    """
+    c = load_ledger.c
+    if replace_all:
+        conn.execute(sa.delete(load_ledger))
+    else:
+        stale = [obj.uri for sources in plan.tables for obj in sources.objects if obj.uri in known]
+        for names in chunks(stale, CHUNK):
+            conn.execute(sa.delete(load_ledger).where(c.source.in_(names)))
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    entries = (
+        {
+            "source": obj.uri,
+            "table_name": sources.table.name,
+            "size": obj.size,
+            "etag": obj.etag,
+            "loaded_at": now,
+            "run_id": run_id,
+        }
+        for sources in plan.tables
+        for obj in sources.objects
+    )
+    for batch in chunks(entries, CHUNK):
+        conn.execute(sa.insert(load_ledger).values(batch))
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[Sequence[T]]:
+    """Split ``items`` into lists of at most ``size``."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,12 @@
+INSERT INTO songplays (start_time, user_id, level, song_id, artist_id, session_id, location, user_agent, song_title, artist_name, song_length) SELECT TIMESTAMP 'epoch' + staged_plays.ts / 1000.0 * INTERVAL '1 second' AS epoch_ms_to_timestamp_1, staged_plays.user_id, staged_plays.level, song_matches.song_id, song_matches.artist_id, staged_plays.session_id, staged_plays.location, staged_plays.user_agent, staged_plays.song, staged_plays.artist, staged_plays.length
+FROM (SELECT ranked_plays.user_id AS user_id, ranked_plays.session_id AS session_id, ranked_plays.ts AS ts, ranked_plays.level AS level, ranked_plays.location AS location, ranked_plays.user_agent AS user_agent, ranked_plays.song AS song, ranked_plays.artist AS artist, ranked_plays.length AS length, ranked_plays.rn AS rn
+FROM (SELECT staging_events.user_id AS user_id, staging_events.session_id AS session_id, staging_events.ts AS ts, staging_events.level AS level, staging_events.location AS location, staging_events.user_agent AS user_agent, staging_events.song AS song, staging_events.artist AS artist, staging_events.length AS length, row_number() OVER (PARTITION BY staging_events.user_id, staging_events.session_id, staging_events.ts ORDER BY staging_events.item_in_session ASC NULLS LAST, staging_events.level ASC NULLS LAST, staging_events.song ASC NULLS LAST) AS rn
+FROM staging_events
+WHERE staging_events.page = 'NextSong' AND staging_events.user_id IS NOT NULL) AS ranked_plays
+WHERE ranked_plays.rn = 1) AS staged_plays LEFT OUTER JOIN (SELECT ranked_matches.title AS title, ranked_matches.artist_name AS artist_name, ranked_matches.duration AS duration, ranked_matches.song_id AS song_id, ranked_matches.artist_id AS artist_id
+FROM (SELECT songs.title AS title, songs.artist_name AS artist_name, songs.duration AS duration, songs.song_id AS song_id, songs.artist_id AS artist_id, row_number() OVER (PARTITION BY songs.title, songs.artist_name, songs.duration ORDER BY songs.song_id ASC NULLS LAST) AS rn
+FROM songs) AS ranked_matches
+WHERE ranked_matches.rn = 1) AS song_matches ON song_matches.title = staged_plays.song AND song_matches.artist_name = staged_plays.artist AND song_matches.duration = staged_plays.length
+WHERE NOT (EXISTS (SELECT *
+FROM songplays
+WHERE songplays.user_id = staged_plays.user_id AND songplays.session_id = staged_plays.session_id AND songplays.start_time = TIMESTAMP 'epoch' + staged_plays.ts / 1000.0 * INTERVAL '1 second'))

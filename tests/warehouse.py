@@ -1,0 +1,72 @@
+"""Test helpers: a fresh warehouse per backend, table snapshots, settings for local sources."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from sparkify import schema
+from sparkify.config import Settings, load_settings
+from sparkify.db import engine_for_url
+from sparkify.models import STAGING_TABLES, STAR_TABLES, metadata
+
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+def rows(
+    conn: sa.Connection, table: sa.Table, *, skip: tuple[str, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """Every row of a table, without the skipped columns, sorted (NULLs first)."""
+    columns = [c for c in table.columns if c.name not in skip]
+    found = conn.execute(sa.select(*columns)).all()
+    return sorted((tuple(r) for r in found), key=lambda r: [(v is not None, v) for v in r])
+
+
+def star_snapshot(engine: sa.Engine, *, staging: bool = True) -> Snapshot:
+    """Every staging and star table's rows (songplay_id aside: a surrogate key)."""
+    tables = (*STAGING_TABLES, *STAR_TABLES) if staging else STAR_TABLES
+    with engine.connect() as conn:
+        return {t.name: rows(conn, t, skip=("songplay_id",)) for t in tables}
+
+
+def schema_name(engine: sa.Engine) -> str | None:
+    """The schema an engine maps its tables to (``None``: the default one)."""
+    translate = engine.get_execution_options().get("schema_translate_map") or {}
+    name: str | None = translate.get(None)
+    return name
+
+
+def make_engine(backend: str, pg_url: sa.URL, tmp: Path, *, build: bool = False) -> sa.Engine:
+    """A new, empty warehouse: a DuckDB file in ``tmp`` or a PostgreSQL schema of its own."""
+    if backend == "duckdb":
+        engine = engine_for_url(f"duckdb:///{tmp / f'{uuid.uuid4().hex}.duckdb'}")
+    else:
+        name = f"wh_{uuid.uuid4().hex[:10]}"
+        admin = engine_for_url(pg_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+        admin.dispose()
+        engine = engine_for_url(pg_url, schema=name)
+    if build:
+        schema.upgrade(engine, schema=schema_name(engine))
+    return engine
+
+
+def empty_all(engine: sa.Engine) -> None:
+    """Delete every row of every warehouse table."""
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(sa.delete(table))
+
+
+def settings_for(engine: sa.Engine, paths: dict[str, Any]) -> Settings:
+    """Settings for ``engine`` with the given song_data / log_data / log_jsonpath."""
+    return load_settings(
+        environ={},
+        database_url=engine.url.render_as_string(hide_password=False),
+        schema=schema_name(engine),
+        **{k: str(v) for k, v in paths.items()},
+    )
