@@ -135,7 +135,7 @@ def test_a_second_load_fails_clearly_while_one_is_in_progress(
         assert "Traceback" not in second.stderr
     finally:
         release.write_text("go")
-        out, err = first.communicate(timeout=120)
+        _out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert ledger_size(engine) == 8  # the first load, alone, loaded everything
     engine.dispose()
