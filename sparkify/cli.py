@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sparkify import analytics, load, quality, schema
+from sparkify import analytics, demo, load, quality, schema
 from sparkify.commands_infra import infra
 from sparkify.config import Settings, load_settings
 from sparkify.counts import table_counts
@@ -336,6 +336,119 @@ def s3_check(settings: Settings) -> None:
     console.print(table)
     if not report.ok:
         sys.exit(1)
+
+
+@main.command("generate")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--events",
+    type=click.IntRange(min=0),
+    default=100_000,
+    show_default=True,
+    help="Event lines in all.",
+)
+@click.option(
+    "--songs",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="Song files (one record each).",
+)
+@click.option(
+    "--users",
+    type=click.IntRange(min=0),
+    default=1_000,
+    show_default=True,
+    help="Distinct listeners.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Daily log files, from 2018-11-01.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random seed: the same arguments write the same bytes.",
+)
+@click.option("--force", is_flag=True, help="Replace song_data/ and log_data/ if OUT_DIR has them.")
+def generate_command(
+    out_dir: Path, events: int, songs: int, users: int, days: int, seed: int, force: bool
+) -> None:
+    """Write eventsim-like sources (song_data/, log_data/, log_json_path.json) into OUT_DIR."""
+    report = demo.generate_with_progress(
+        out_dir,
+        events=events,
+        songs=songs,
+        users=users,
+        days=days,
+        seed=seed,
+        overwrite=force,
+        console=err_console,
+    )
+    console.print(
+        f"Wrote {report.events:,} events of {report.users:,} users in "
+        f"{report.log_files} log files and {report.song_files:,} song files "
+        f"({report.bytes_written / 1e6:,.1f} MB) to {out_dir} in {report.seconds:.1f}s"
+    )
+    console.print(
+        f"Load them: sparkify etl --song-data {report.song_data} "
+        f"--log-data {report.log_data} --log-jsonpath {report.log_jsonpath}"
+    )
+
+
+@main.command("demo")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("sparkify-demo"),
+    show_default=True,
+    help="Folder for the generated sources and the DuckDB file (replaced).",
+)
+@click.option(
+    "--events",
+    type=click.IntRange(min=1),
+    default=demo.DEFAULT_EVENTS,
+    show_default=True,
+    help="Events to generate.",
+)
+@click.option(
+    "--songs",
+    type=click.IntRange(min=1),
+    default=demo.DEFAULT_SONGS,
+    show_default=True,
+    help="Songs to generate.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+def demo_command(folder: Path, events: int, songs: int, seed: int) -> None:
+    """Generate data, build an embedded DuckDB warehouse, load it, and show what it holds."""
+    result = demo.run_demo(folder, events=events, songs=songs, seed=seed, console=err_console)
+    print_report(result.report)
+    table = Table("check", "result", title="Data quality")
+    for check_result in result.checks:
+        table.add_row(
+            check_result.name, "[green]pass[/]" if check_result.passed else "[bold red]FAIL[/]"
+        )
+    failed = [c for c in result.checks if not c.passed]
+    console.print(
+        f"Data quality: {len(result.checks) - len(failed)} checks passed, {len(failed)} failed"
+    )
+    if failed:
+        console.print(table)
+    for answer in result.answers:
+        answer_table = Table(*answer.columns, title=answer.description)
+        for row in answer.rows:
+            answer_table.add_row(*(_cell(v) for v in row))
+        console.print(answer_table)
+    console.print(
+        f"Done in {result.seconds:.1f}s. Explore it: sparkify analyze --database-url "
+        f"{result.database_url}"
+    )
 
 
 main.add_command(infra)
