@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -20,6 +20,7 @@ CHUNK = 1000
 T = TypeVar("T")
 
 Ledger = dict[str, tuple[int, str]]
+RowInserter = Callable[[sa.Connection, sa.Table, Iterable[dict[str, Any]]], None]
 
 
 def read(conn: sa.Connection) -> Ledger:
@@ -63,7 +64,13 @@ def select_new(plan: Plan, ledger: Ledger) -> Selection:
 
 
 def record(
-    conn: sa.Connection, plan: Plan, run_id: str, *, replace_all: bool, known: Ledger
+    conn: sa.Connection,
+    plan: Plan,
+    run_id: str,
+    *,
+    replace_all: bool,
+    known: Ledger,
+    insert_rows: RowInserter,
 ) -> None:
     """Write the entries of every staged object (in the load's transaction).
 
@@ -74,6 +81,7 @@ def record(
         replace_all: a full refresh: every earlier entry goes.
         known: the ledger as read at the start of the run (changed objects' old
             entries are replaced).
+        insert_rows: the backend's bulk insert (see ``Stager.insert_rows``).
     """
     c = load_ledger.c
     if replace_all:
@@ -95,8 +103,7 @@ def record(
         for sources in plan.tables
         for obj in sources.objects
     )
-    for batch in chunks(entries, CHUNK):
-        conn.execute(sa.insert(load_ledger).values(batch))
+    insert_rows(conn, load_ledger, entries)
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[Sequence[T]]:

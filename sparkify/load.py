@@ -21,8 +21,8 @@ from sparkify import ledger, transform
 from sparkify.config import Settings
 from sparkify.counts import first_line, table_counts
 from sparkify.errors import DatabaseError, SparkifyError
-from sparkify.models import STAR_TABLES
-from sparkify.staging import ErrorBudget, Progress, plan_sources, stager_for
+from sparkify.models import STAGING_TABLES, STAR_TABLES
+from sparkify.staging import ErrorBudget, Progress, Stager, plan_sources, stager_for
 from sparkify.staging.base import NoProgress, Plan
 
 if TYPE_CHECKING:
@@ -156,12 +156,19 @@ def run(
             report.bytes[result.table] = result.size
             report.staged[result.table] = result.rows
         report.skipped = budget.skipped
+        with report.timed("analyze"):
+            stager.analyze(conn, *STAGING_TABLES)
         if mode == "full":
             _clear_star(conn, report)
-        _merge(conn, report, progress.begin_step)
+        _merge(conn, report, progress.begin_step, stager)
         with report.timed("ledger"):
             ledger.record(
-                conn, selection.plan, report.run_id, replace_all=mode == "full", known=known
+                conn,
+                selection.plan,
+                report.run_id,
+                replace_all=mode == "full",
+                known=known,
+                insert_rows=stager.insert_rows,
             )
         report.totals = table_counts(conn)
         progress.begin_step("commit")
@@ -177,13 +184,22 @@ def _clear_star(conn: sa.Connection, report: LoadReport) -> None:
             conn.execute(sa.delete(table))
 
 
-def _merge(conn: sa.Connection, report: LoadReport, begin_step: Callable[[str], None]) -> None:
+#: Steps whose table later steps read: its statistics are refreshed after it.
+_ANALYZE_AFTER = {"songs", "songplays"}
+
+
+def _merge(
+    conn: sa.Connection, report: LoadReport, begin_step: Callable[[str], None], stager: Stager
+) -> None:
     for name, table, build in transform.STEPS:
         begin_step(name)
         statement = build()
         with report.timed(name):
             # SQLAlchemy keeps INSERT ... SELECT row counts only when asked.
             count = conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+        if name in _ANALYZE_AFTER:
+            with report.timed("analyze"):
+                stager.analyze(conn, table)
         target = report.updated if isinstance(statement, sa.Update) else report.inserted
         target[table.name] = target.get(table.name, 0) + max(count, 0)
 

@@ -74,45 +74,37 @@ class Record:
 def split_records(data: bytes) -> Iterator[Record]:
     """Yield the JSON values of one source object, with their last line numbers.
 
-    The common case (one value per line, or one value in the file) goes through
-    orjson line by line. A file where a line does not parse alone is read again
-    as a stream of concatenated values (pretty-printed objects), which reports a
-    malformed value at the line where parsing failed and resumes at the next line.
+    Lines are parsed one by one with orjson (NDJSON, or one value per file), and
+    yielded as they come, so memory holds one object's bytes, not its records.
+    From the first line that does not parse alone, the rest of the object is
+    read as a stream of concatenated values (pretty-printed objects, several on
+    a line), which reports a malformed value at the line where parsing failed
+    and resumes at the next line.
     """
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     lines = data.split(b"\n")
-    parsed: list[Record] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line or line.isspace():
             continue
         try:
-            parsed.append(Record(number, orjson.loads(line), ""))
-        except orjson.JSONDecodeError:
-            yield from _split_stream(data)
+            value = loads(line)
+        except decode_error:
+            rest = b"\n".join(lines[number - 1 :])
+            yield from _split_stream(rest, first_line=number)
             return
-    for record in parsed:
-        yield (
-            record
-            if record.value.__class__ is dict
-            else Record(
-                record.line, record.value, _line_text(lines, record.line), "not a JSON object"
+        if value.__class__ is dict:
+            yield Record(number, value, "")
+        else:
+            yield Record(
+                number, value, raw_text(line.decode("utf-8", "replace")), "not a JSON object"
             )
-        )
 
 
-def iter_lines(data: bytes) -> Iterator[Record]:
-    """Like :func:`split_records`, but streaming over big NDJSON objects."""
-    yield from split_records(data)
-
-
-def _line_text(lines: Sequence[bytes], number: int) -> str:
-    return raw_text(lines[number - 1].decode("utf-8", "replace"))
-
-
-def _split_stream(data: bytes) -> Iterator[Record]:
+def _split_stream(data: bytes, first_line: int = 1) -> Iterator[Record]:
     """Parse concatenated JSON values; every problem is one record at its own line."""
     bad: list[Record] = []
     decoded: list[str] = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+    for number, raw in enumerate(data.split(b"\n"), start=first_line):
         try:
             decoded.append(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
@@ -126,7 +118,7 @@ def _split_stream(data: bytes) -> Iterator[Record]:
                 )
             )
             decoded.append("")
-    records = list(_parse_text("\n".join(decoded))) + bad
+    records = list(_parse_text("\n".join(decoded), first_line)) + bad
     yield from sorted(records, key=lambda record: record.line)
 
 
@@ -137,8 +129,8 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def _parse_text(text: str) -> Iterator[Record]:
-    pos, line, size = 0, 1, len(text)
+def _parse_text(text: str, first_line: int = 1) -> Iterator[Record]:
+    pos, line, size = 0, first_line, len(text)
     while True:
         start = _skip_space(text, pos)
         line += text.count("\n", pos, start)
@@ -318,9 +310,10 @@ class RowBuilder:
             if not column.nullable
         ]
         self._pairs = list(zip(self._getters, self._converters, strict=True))
+        self.build = _compile_builder(columns, list(paths), self._getters, self._converters)
 
-    def build(self, record: Any) -> tuple[Any, ...]:
-        """Convert one record; raise :class:`BadValue` when a value does not fit."""
+    def build_slowly(self, record: Any) -> tuple[Any, ...]:
+        """Convert one record with the general converters only (the reference behaviour)."""
         row = tuple([convert(get(record)) for get, convert in self._pairs])
         for index, column, key in self._required:
             if row[index] is None:
@@ -341,6 +334,61 @@ class RowBuilder:
                     lines = data.split(b"\n")
                 raw = record.raw or _record_text(lines, record.line)
                 yield BadRecordError(source, record.line, exc.reason, raw, exc.column)
+
+
+def _compile_builder(
+    columns: Sequence[sa.Column[Any]],
+    paths: Sequence[JsonPath],
+    getters: Sequence[Callable[[Any], Any]],
+    converters: Sequence[Converter],
+) -> Callable[[Any], tuple[Any, ...]]:
+    """A row function specialised for one table: the common case inline, the rest delegated.
+
+    Each value takes a fast path when it already has its column's type (a str
+    that is ASCII, NUL-free and short enough; an int in range; a finite float),
+    and otherwise goes through the general converter, which accepts or rejects
+    it exactly as :meth:`RowBuilder.build_slowly` would. Source keys and limits
+    reach the generated code as variables, never as source text.
+    """
+    namespace: dict[str, Any] = {"BadValue": BadValue}
+    lines = ["def build(record):"]
+    simple = all(len(p.steps) == 1 and isinstance(p.steps[0], str) for p in paths)
+    if simple:
+        lines += [
+            "    if record.__class__ is not dict:",
+            "        record = {}",
+            "    get = record.get",
+        ]
+    for i, (column, path) in enumerate(zip(columns, paths, strict=True)):
+        namespace[f"k{i}"], namespace[f"g{i}"], namespace[f"c{i}"] = (
+            path.steps[0] if simple else None,
+            getters[i],
+            converters[i],
+        )
+        lines.append(f"    v{i} = get(k{i})" if simple else f"    v{i} = g{i}(record)")
+        type_ = column.type
+        if isinstance(type_, sa.String):
+            namespace[f"n{i}"] = type_.length or 65535
+            fast = (
+                f"v{i}.__class__ is str and v{i}.isascii() and len(v{i}) <= n{i} "
+                f"and '\\x00' not in v{i}"
+            )
+        elif isinstance(type_, sa.Integer):
+            lo, hi = next(r for t, r in _INT_RANGES.items() if isinstance(type_, t))
+            namespace[f"lo{i}"], namespace[f"hi{i}"] = lo, hi
+            fast = f"v{i}.__class__ is int and lo{i} <= v{i} <= hi{i}"
+        else:
+            fast = f"v{i}.__class__ is float and v{i} - v{i} == 0.0"  # finite
+        lines.append(f"    if v{i} is not None and not ({fast}):")
+        lines.append(f"        v{i} = c{i}(v{i})")
+        if not column.nullable:
+            namespace[f"col{i}"], namespace[f"miss{i}"] = column.name, f"{path.name} is missing"
+            lines.append(f"    if v{i} is None:")
+            lines.append(f"        raise BadValue(col{i}, miss{i})")
+    lines.append("    return (" + ", ".join(f"v{i}" for i in range(len(columns))) + ",)")
+    exec("\n".join(lines), namespace)
+    build: Callable[[Any], tuple[Any, ...]] = namespace["build"]
+    return build
 
 
 def _record_text(lines: Sequence[bytes], last_line: int) -> str:

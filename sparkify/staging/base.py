@@ -4,7 +4,7 @@ progress reporting, and the emulation of COPY used by PostgreSQL and DuckDB."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,6 +17,7 @@ from sparkify.jsonpaths import JsonPath, parse_jsonpaths
 from sparkify.models import load_errors, staging_events, staging_songs
 from sparkify.records import RowBuilder
 from sparkify.sources import SourceObject, list_sources, read_one, read_sources
+from sparkify.staging.sql_names import qualified_name
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -172,6 +173,16 @@ class Stager(Protocol):
         """A connection with a transaction begun and the warehouse's load lock held."""
         ...
 
+    def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
+        """Refresh planner statistics of tables just filled (where the backend needs it)."""
+        ...
+
+    def insert_rows(
+        self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]
+    ) -> None:
+        """Insert many rows fast (the backend's bulk path), inside the transaction."""
+        ...
+
     def stage(
         self,
         conn: sa.Connection,
@@ -222,6 +233,29 @@ class LockingStager:
     ) -> None:
         """Take the load lock inside the transaction, or raise LoadInProgressError."""
 
+    def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
+        """Refresh the planner's statistics of tables just filled, inside the transaction.
+
+        Without them PostgreSQL and Redshift plan the transforms for the row
+        counts of the last ANALYZE (an empty staging table: nested loops over a
+        million rows). DuckDB reads cardinalities from the tables themselves.
+        """
+        for table in tables:
+            conn.execute(sa.text(f"ANALYZE {qualified_name(conn, table)}"))
+
+    def insert_rows(
+        self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]
+    ) -> None:
+        """Multi-row INSERTs of 1,000 rows (Redshift's bind-parameter limit is 32,767)."""
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == 1000:
+                conn.execute(sa.insert(table).values(batch))
+                batch = []
+        if batch:
+            conn.execute(sa.insert(table).values(batch))
+
 
 # -- COPY's emulation, shared by PostgreSQL and DuckDB ----------------------------------
 
@@ -242,6 +276,15 @@ class EmulatedStager(LockingStager):
         """A context whose value takes rows of ``table`` in column order."""
         raise NotImplementedError
 
+    def insert_rows(
+        self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]
+    ) -> None:
+        """Insert many rows through the staging bulk path (COPY, read_json)."""
+        names = [column.name for column in table.columns]
+        with self.sink(conn, table) as write:
+            for row in rows:
+                write(tuple(row[name] for name in names))
+
     def stage(
         self,
         conn: sa.Connection,
@@ -261,35 +304,19 @@ class EmulatedStager(LockingStager):
         }
         for sources in plan.tables:
             table = sources.table
+            builder = builders[table.name]
             self.clear(conn, table)
             progress.begin_table(table.name, len(sources.objects), sources.size)
             rows = 0
             with self.sink(conn, table) as write:
-                for obj, good in _rows(sources, builders[table.name], budget, progress, client):
-                    for row in good:
-                        write(row)
-                    rows += len(good)
-                    del obj
+                for obj, data in read_sources(sources.objects, client=client):
+                    for row in builder.rows(data, obj.uri):
+                        if isinstance(row, BadRecordError):
+                            budget.add(table.name, row)
+                        else:
+                            write(row)
+                            rows += 1
+                    progress.advance(1, len(data))
             results.append(StageResult(table.name, len(sources.objects), sources.size, rows))
         budget.record(conn, run_id)
         return results
-
-
-def _rows(
-    sources: TableSources,
-    builder: RowBuilder,
-    budget: ErrorBudget,
-    progress: Progress,
-    client: S3Client | None,
-) -> Iterator[tuple[SourceObject, list[tuple[Any, ...]]]]:
-    """Each object with its good rows; bad records go to the budget (which may raise)."""
-    table = sources.table.name
-    for obj, data in read_sources(sources.objects, client=client):
-        good: list[tuple[Any, ...]] = []
-        for row in builder.rows(data, obj.uri):
-            if isinstance(row, BadRecordError):
-                budget.add(table, row)
-            else:
-                good.append(row)
-        progress.advance(1, len(data))
-        yield obj, good

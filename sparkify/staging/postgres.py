@@ -21,6 +21,7 @@ _PG_TYPES = (
     (sa.Double, "float8"),
     (sa.Float, "float8"),
     (sa.String, "text"),
+    (sa.DateTime, "timestamp"),
 )
 
 
