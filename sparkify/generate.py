@@ -59,19 +59,7 @@ from typing import BinaryIO
 import orjson
 
 from sparkify.errors import SparkifyError
-
-#: Keys of a song record, in file order.
-SONG_KEYS: tuple[str, ...] = (
-    "num_songs", "artist_id", "artist_latitude", "artist_longitude", "artist_location",
-    "artist_name", "song_id", "title", "duration", "year",
-)  # fmt: skip
-
-#: Keys of a log event, in file order (also the JSONPaths order).
-EVENT_KEYS: tuple[str, ...] = (
-    "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level",
-    "location", "method", "page", "registration", "sessionId", "song", "status", "ts",
-    "userAgent", "userId",
-)  # fmt: skip
+from sparkify.models import EVENT_KEYS
 
 DAY_MS = 86_400_000
 PROGRESS_EVERY = 10_000

@@ -25,6 +25,18 @@ from sparkify import dialects as _dialects  # noqa: F401  (compile rules for IDE
 TEXT = 512
 LONG_TEXT = 1024
 
+#: The keys of a song record (contract, "Sources"); staging_songs has one column each.
+SONG_KEYS: tuple[str, ...] = (
+    "num_songs", "artist_id", "artist_latitude", "artist_longitude", "artist_location",
+    "artist_name", "song_id", "title", "duration", "year",
+)  # fmt: skip
+#: The keys of an app event, in the JSONPaths file's order: staging_events' columns.
+EVENT_KEYS: tuple[str, ...] = (
+    "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level",
+    "location", "method", "page", "registration", "sessionId", "song", "status", "ts",
+    "userAgent", "userId",
+)  # fmt: skip
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.errors import SourceError
 from sparkify.jsonpaths import parse_path
+from sparkify.models import EVENT_KEYS, SONG_KEYS
 from sparkify.sources import (
     SourceObject,
     bucket_region,
@@ -42,40 +43,6 @@ __all__ = [
     "check_sources",
 ]
 
-#: Keys of a song record (CONTRACT.md, "Sources").
-SONG_KEYS = (
-    "num_songs",
-    "artist_id",
-    "artist_latitude",
-    "artist_longitude",
-    "artist_location",
-    "artist_name",
-    "song_id",
-    "title",
-    "duration",
-    "year",
-)
-#: Keys of an event, in staging_events column order (CONTRACT.md, "Sources").
-EVENT_KEYS = (
-    "artist",
-    "auth",
-    "firstName",
-    "gender",
-    "itemInSession",
-    "lastName",
-    "length",
-    "level",
-    "location",
-    "method",
-    "page",
-    "registration",
-    "sessionId",
-    "song",
-    "status",
-    "ts",
-    "userAgent",
-    "userId",
-)
 
 _WHITESPACE = re.compile(r"\s*")
 
@@ -257,7 +224,7 @@ def _extra(record: dict[str, Any], keys: tuple[str, ...]) -> str:
 
 def _check_jsonpaths(data: bytes) -> tuple[list[str], str]:
     """Problems of a JSONPaths file (none: it maps the event keys to staging_events)."""
-    from sparkify.models import staging_events
+    from sparkify.models import EVENT_KEYS, staging_events
 
     columns = [column.name for column in staging_events.columns]
     try:

@@ -11,40 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sparkify.models import EVENT_KEYS, SONG_KEYS
+
 EPOCH = dt.datetime(1970, 1, 1)
 
-SONG_KEYS = (
-    "num_songs",
-    "artist_id",
-    "artist_latitude",
-    "artist_longitude",
-    "artist_location",
-    "artist_name",
-    "song_id",
-    "title",
-    "duration",
-    "year",
-)
-EVENT_KEYS = (
-    "artist",
-    "auth",
-    "firstName",
-    "gender",
-    "itemInSession",
-    "lastName",
-    "length",
-    "level",
-    "location",
-    "method",
-    "page",
-    "registration",
-    "sessionId",
-    "song",
-    "status",
-    "ts",
-    "userAgent",
-    "userId",
-)
 JSONPATHS = {"jsonpaths": [f"$['{key}']" for key in EVENT_KEYS]}
 
 UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.36 "Chrome"'

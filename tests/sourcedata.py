@@ -22,39 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-SONG_KEYS = (
-    "num_songs",
-    "artist_id",
-    "artist_latitude",
-    "artist_longitude",
-    "artist_location",
-    "artist_name",
-    "song_id",
-    "title",
-    "duration",
-    "year",
-)
-
-EVENT_KEYS = (
-    "artist",
-    "auth",
-    "firstName",
-    "gender",
-    "itemInSession",
-    "lastName",
-    "length",
-    "level",
-    "location",
-    "method",
-    "page",
-    "registration",
-    "sessionId",
-    "song",
-    "status",
-    "ts",
-    "userAgent",
-    "userId",
-)
+from sparkify.models import EVENT_KEYS
 
 USER_AGENT = (
     '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.36 '

@@ -32,6 +32,7 @@ from sparkify.errors import (
     SourceError,
     TooManyBadRecordsError,
 )
+from sparkify.models import EVENT_KEYS
 from sparkify.sources import list_sources, s3_client
 from sparkify.staging.base import ErrorBudget, NoProgress, TableSources, plan_sources
 from sparkify.staging.redshift import (
@@ -56,33 +57,7 @@ SONG = (
     b'"artist_location": "", "artist_name": "Band", "song_id": "SO1", "title": "Tune", '
     b'"duration": 200.5, "year": 0}'
 )
-JSONPATHS = json.dumps(
-    {
-        "jsonpaths": [
-            f"$['{key}']"
-            for key in (
-                "artist",
-                "auth",
-                "firstName",
-                "gender",
-                "itemInSession",
-                "lastName",
-                "length",
-                "level",
-                "location",
-                "method",
-                "page",
-                "registration",
-                "sessionId",
-                "song",
-                "status",
-                "ts",
-                "userAgent",
-                "userId",
-            )
-        ]
-    }
-).encode()
+JSONPATHS = json.dumps({"jsonpaths": [f"$['{key}']" for key in EVENT_KEYS]}).encode()
 
 
 def put(bucket: str, objects: dict[str, bytes]) -> None:

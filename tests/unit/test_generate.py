@@ -16,7 +16,8 @@ import pytest
 
 import sparkify.generate as gen_module
 from sparkify.errors import SparkifyError
-from sparkify.generate import EVENT_KEYS, SONG_KEYS, GenerateReport, generate, jsonpaths
+from sparkify.generate import GenerateReport, generate, jsonpaths
+from sparkify.models import EVENT_KEYS, SONG_KEYS
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,46 @@
+"""The README says what the code does: its commands exist, its first lines run the main job."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from sparkify.cli import main
+from sparkify.config import _SOURCES
+
+pytestmark = pytest.mark.unit
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def test_the_readme_opens_with_the_demo_and_the_test_command() -> None:
+    first_block = README.split("```")[1]
+    assert "uv run sparkify demo" in first_block
+    assert "uv run pytest" in first_block
+
+
+def test_every_command_in_the_readme_table_exists_with_its_options() -> None:
+    for command_text in re.findall(r"^\| `sparkify ([a-z][a-z0-9 -]*?)[ `]", README, re.MULTILINE):
+        words = command_text.split()
+        command: click.Command = main
+        for word in words:
+            if isinstance(command, click.Group) and word in command.commands:
+                command = command.commands[word]
+        assert command is not main, f"README names `sparkify {command_text}`, which does not exist"
+    etl = main.commands["etl"]
+    flags = {opt for param in etl.params for opt in (*param.opts, *param.secondary_opts)}
+    for flag in ("--full-refresh", "--max-errors", "--wait", "--no-wait", "--lock-timeout"):
+        assert flag in flags and flag in README
+
+
+def test_every_cli_command_is_in_the_readme() -> None:
+    for name in main.commands:
+        assert f"`sparkify {name}" in README, f"sparkify {name} is missing from the README"
+
+
+def test_the_configuration_table_names_every_source_setting() -> None:
+    for env, section, key in _SOURCES.values():
+        assert f"`{env}`" in README and f"`[{section}]` {key}" in README
