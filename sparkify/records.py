@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,41 +63,67 @@ def raw_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class Record:
-    """One JSON value of a source object, or the reason it could not be parsed."""
+    """One JSON value of a source object, or the reason it could not be parsed.
+
+    ``raw`` is the record's text: the line's bytes on the fast path (decoded only
+    when the record turns out bad), text otherwise.
+    """
 
     line: int
     value: Any
-    raw: str
+    raw: str | bytes
     error: str | None = None
 
+    @property
+    def text(self) -> str:
+        """The record's text, cut to Redshift's raw_line size."""
+        raw = self.raw.decode("utf-8", "replace") if isinstance(self.raw, bytes) else self.raw
+        return raw_text(raw)
 
-def split_records(data: bytes) -> Iterator[Record]:
+
+def split_records(data: bytes | Iterable[bytes]) -> Iterator[Record]:
     """Yield the JSON values of one source object, with their last line numbers.
 
-    Lines are parsed one by one with orjson (NDJSON, or one value per file), and
-    yielded as they come, so memory holds one object's bytes, not its records.
-    From the first line that does not parse alone, the rest of the object is
-    read as a stream of concatenated values (pretty-printed objects, several on
-    a line), which reports a malformed value at the line where parsing failed
-    and resumes at the next line.
+    ``data`` is the object's bytes, or its bytes as consecutive blocks (a big
+    object streamed): only one block and its lines are in memory at a time.
+    Lines are parsed one by one with orjson (NDJSON, or one value per file) and
+    yielded as they come. From the first line that does not parse alone, the
+    rest of the object is read as a stream of concatenated values
+    (pretty-printed objects, several on a line), which reports a malformed value
+    at the line where parsing failed and resumes at the next line.
     """
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    lines = data.split(b"\n")
-    for number, line in enumerate(lines, start=1):
-        if not line or line.isspace():
-            continue
-        try:
-            value = loads(line)
-        except decode_error:
-            rest = b"\n".join(lines[number - 1 :])
-            yield from _split_stream(rest, first_line=number)
-            return
-        if value.__class__ is dict:
-            yield Record(number, value, "")
+    blocks = iter((data,) if isinstance(data, bytes) else data)
+    number, carry, final = 0, b"", False
+    while not final:
+        block = next(blocks, None)
+        if block is None:
+            final, lines = True, ([carry] if carry else [])
         else:
-            yield Record(
-                number, value, raw_text(line.decode("utf-8", "replace")), "not a JSON object"
-            )
+            joined = carry + block if carry else block
+            cut = joined.rfind(b"\n")
+            if cut < 0:
+                carry = joined
+                continue
+            lines, carry = joined[:cut].split(b"\n"), joined[cut + 1 :]
+        for index, line in enumerate(lines):
+            number += 1
+            if not line or line.isspace():
+                continue
+            try:
+                value = loads(line)
+            except decode_error:
+                rest = b"\n".join(lines[index:])
+                if not final:
+                    rest += b"\n" + carry + b"".join(blocks)
+                yield from _split_stream(rest, first_line=number)
+                return
+            if value.__class__ is dict:
+                yield Record(number, value, line)
+            else:
+                yield Record(
+                    number, value, raw_text(line.decode("utf-8", "replace")), "not a JSON object"
+                )
 
 
 def _split_stream(data: bytes, first_line: int = 1) -> Iterator[Record]:
@@ -157,7 +183,7 @@ def _parse_text(text: str, first_line: int = 1) -> Iterator[Record]:
             continue
         line += text.count("\n", start, end)
         if value.__class__ is dict:
-            yield Record(line, value, "")
+            yield Record(line, value, text[start:end])
         else:
             yield Record(line, value, raw_text(text[start:end]), "not a JSON object")
         pos = end
@@ -320,20 +346,19 @@ class RowBuilder:
                 raise BadValue(column, f"{key} is missing")
         return row
 
-    def rows(self, data: bytes, source: str) -> Iterator[tuple[Any, ...] | BadRecordError]:
-        """Every row of one source object, or a :class:`BadRecordError` in its place."""
-        lines: list[bytes] | None = None
+    def rows(
+        self, data: bytes | Iterable[bytes], source: str
+    ) -> Iterator[tuple[Any, ...] | BadRecordError]:
+        """Every row of one source object (bytes, or blocks), or a :class:`BadRecordError`."""
+        build = self.build
         for record in split_records(data):
             if record.error is not None:
-                yield BadRecordError(source, record.line, record.error, record.raw)
+                yield BadRecordError(source, record.line, record.error, record.text)
                 continue
             try:
-                yield self.build(record.value)
+                yield build(record.value)
             except BadValue as exc:
-                if lines is None:
-                    lines = data.split(b"\n")
-                raw = record.raw or _record_text(lines, record.line)
-                yield BadRecordError(source, record.line, exc.reason, raw, exc.column)
+                yield BadRecordError(source, record.line, exc.reason, record.text, exc.column)
 
 
 def _compile_builder(
@@ -389,7 +414,3 @@ def _compile_builder(
     exec("\n".join(lines), namespace)
     build: Callable[[Any], tuple[Any, ...]] = namespace["build"]
     return build
-
-
-def _record_text(lines: Sequence[bytes], last_line: int) -> str:
-    return raw_text(lines[last_line - 1].decode("utf-8", "replace"))

@@ -514,3 +514,74 @@ def _region_from_message(message: str) -> str | None:
         return None
     end = message.find("'", start + len(marker))
     return message[start + len(marker) : end] if end > 0 else None
+
+
+# --------------------------------------------------------------------------- streaming
+
+#: Objects larger than this are streamed in blocks of this size, never held whole,
+#: so memory stays flat however big a day's log file grows.
+STREAM_BLOCK = 8 * 1024 * 1024
+
+
+def stream_sources(
+    objects: Iterable[SourceObject],
+    *,
+    client: S3Client | None = None,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    block_size: int = STREAM_BLOCK,
+) -> Iterator[tuple[SourceObject, Iterator[bytes]]]:
+    """Read objects in order, each as an iterator of byte blocks.
+
+    Runs of small objects (song files) go through :func:`read_sources`, with
+    many GETs in flight; an object larger than ``block_size`` (a day of logs) is
+    read block by block when its turn comes. Consume each object's blocks
+    before asking for the next object.
+
+    Raises:
+        SourceError: naming the object whose read fails.
+    """
+    small: list[SourceObject] = []
+    for obj in objects:
+        if obj.size > block_size:
+            for done, data in read_sources(small, client=client, max_in_flight=max_in_flight):
+                yield done, iter((data,))
+            small = []
+            if is_s3(obj.uri) and client is None:
+                client = s3_client()
+            yield obj, _blocks(obj, client, block_size)
+        else:
+            small.append(obj)
+    for done, data in read_sources(small, client=client, max_in_flight=max_in_flight):
+        yield done, iter((data,))
+
+
+def _blocks(obj: SourceObject, client: S3Client | None, block_size: int) -> Iterator[bytes]:
+    if not is_s3(obj.uri):
+        yield from _local_blocks(obj, block_size)
+        return
+    assert client is not None
+    bucket, key = split_s3_uri(obj.uri)
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if obj.etag:
+        kwargs["IfMatch"] = f'"{obj.etag}"'
+    try:
+        body = client.get_object(**kwargs)["Body"]
+        yield from body.iter_chunks(block_size)
+    except (ClientError, BotoCoreError) as exc:
+        raise SourceError(obj.uri, _s3_reason(exc, bucket, "read")) from None
+
+
+def _local_blocks(obj: SourceObject, block_size: int) -> Iterator[bytes]:
+    try:
+        with open(obj.uri, "rb") as file:
+            stat = os.fstat(file.fileno())
+            if obj.etag and obj.etag != f"{stat.st_size}-{stat.st_mtime_ns}":
+                raise SourceError(obj.uri, "the file changed since it was listed")
+            while block := file.read(block_size):
+                yield block
+    except FileNotFoundError:
+        raise SourceError(obj.uri, "no such file") from None
+    except IsADirectoryError:
+        raise SourceError(obj.uri, "is a folder, not a file") from None
+    except OSError as exc:
+        raise SourceError(obj.uri, f"cannot read it: {exc.strerror or exc}") from None

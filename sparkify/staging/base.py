@@ -16,7 +16,7 @@ from sparkify.errors import BadRecordError, TooManyBadRecordsError
 from sparkify.jsonpaths import JsonPath, parse_jsonpaths
 from sparkify.models import load_errors, staging_events, staging_songs
 from sparkify.records import RowBuilder
-from sparkify.sources import SourceObject, list_sources, read_one, read_sources
+from sparkify.sources import SourceObject, list_sources, read_one, stream_sources
 from sparkify.staging.sql_names import qualified_name
 
 if TYPE_CHECKING:
@@ -309,14 +309,14 @@ class EmulatedStager(LockingStager):
             progress.begin_table(table.name, len(sources.objects), sources.size)
             rows = 0
             with self.sink(conn, table) as write:
-                for obj, data in read_sources(sources.objects, client=client):
-                    for row in builder.rows(data, obj.uri):
+                for obj, blocks in stream_sources(sources.objects, client=client):
+                    for row in builder.rows(blocks, obj.uri):
                         if isinstance(row, BadRecordError):
                             budget.add(table.name, row)
                         else:
                             write(row)
                             rows += 1
-                    progress.advance(1, len(data))
+                    progress.advance(1, obj.size)
             results.append(StageResult(table.name, len(sources.objects), sources.size, rows))
         budget.record(conn, run_id)
         return results

@@ -196,9 +196,25 @@ def test_nan_and_infinity_literals_are_malformed_json(literal: bytes) -> None:
     assert [(r.line, r.error is not None) for r in records] == [(1, False), (2, True), (3, False)]
 
 
-def test_records_are_frozen_with_an_empty_raw_text_when_good() -> None:
+def test_good_records_keep_their_line_undecoded_until_needed() -> None:
     [record] = split_records(b'{"a": 1}')
-    assert record == Record(1, {"a": 1}, "")
+    assert record == Record(1, {"a": 1}, b'{"a": 1}')
+    assert record.text == '{"a": 1}'
+
+
+def test_an_object_streamed_in_blocks_splits_as_the_whole_object_does() -> None:
+    data = b'{"a": 1}\n{"b": "\xc3\xa9"}\n\n{"c": 3}'
+    whole = [(r.line, r.value) for r in split_records(data)]
+    for size in (1, 2, 3, 7, 50):
+        blocks = [data[i : i + size] for i in range(0, len(data), size)]
+        assert [(r.line, r.value) for r in split_records(blocks)] == whole
+    pretty = b'{"a": 1}\n{\n  "b": 2\n}\n{"c": 3}'
+    blocks = [pretty[i : i + 4] for i in range(0, len(pretty), 4)]
+    assert [(r.line, r.value) for r in split_records(blocks)] == [
+        (1, {"a": 1}),
+        (4, {"b": 2}),
+        (5, {"c": 3}),
+    ]
 
 
 # -- RowBuilder: conversions ------------------------------------------------------------------
