@@ -22,7 +22,7 @@ from sparkify.config import Settings
 from sparkify.counts import first_line, table_counts
 from sparkify.errors import DatabaseError, SparkifyError
 from sparkify.models import STAGING_TABLES, STAR_TABLES
-from sparkify.staging import ErrorBudget, Progress, Stager, plan_sources, stager_for
+from sparkify.staging import ErrorBudget, Progress, plan_sources, stager_for
 from sparkify.staging.base import NoProgress, Plan
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def run(
             stager.analyze(conn, *STAGING_TABLES)
         if mode == "full":
             _clear_star(conn, report)
-        _merge(conn, report, progress.begin_step, stager)
+        _merge(conn, report, progress.begin_step)
         with report.timed("ledger"):
             ledger.record(
                 conn,
@@ -184,22 +184,13 @@ def _clear_star(conn: sa.Connection, report: LoadReport) -> None:
             conn.execute(sa.delete(table))
 
 
-#: Steps whose table later steps read: its statistics are refreshed after it.
-_ANALYZE_AFTER = {"songs", "songplays"}
-
-
-def _merge(
-    conn: sa.Connection, report: LoadReport, begin_step: Callable[[str], None], stager: Stager
-) -> None:
+def _merge(conn: sa.Connection, report: LoadReport, begin_step: Callable[[str], None]) -> None:
     for name, table, build in transform.STEPS:
         begin_step(name)
         statement = build()
         with report.timed(name):
             # SQLAlchemy keeps INSERT ... SELECT row counts only when asked.
             count = conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
-        if name in _ANALYZE_AFTER:
-            with report.timed("analyze"):
-                stager.analyze(conn, table)
         target = report.updated if isinstance(statement, sa.Update) else report.inserted
         target[table.name] = target.get(table.name, 0) + max(count, 0)
 
