@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,16 @@ def settings_for(engine: sa.Engine, paths: dict[str, Any]) -> Settings:
         schema=schema_name(engine),
         **{k: str(v) for k, v in paths.items()},
     )
+
+
+def time_row(start: dt.datetime) -> dict[str, Any]:
+    """The time dimension's row for a start_time, as contract rule 7 defines it."""
+    return {
+        "start_time": start,
+        "hour": start.hour,
+        "day": start.day,
+        "week": start.isocalendar().week,
+        "month": start.month,
+        "year": start.year,
+        "weekday": start.isoweekday() % 7,
+    }

@@ -36,6 +36,7 @@ from sparkify.analytics import QUESTIONS, Answer, MissingExtraError, UnknownQues
 from sparkify.db import engine_for_url
 from sparkify.errors import DatabaseError
 from tests.redshift_sql import assert_redshift_parses, compile_redshift
+from tests.warehouse import empty_all, time_row
 
 pytestmark = pytest.mark.integration
 
@@ -134,40 +135,6 @@ SONGPLAYS: list[dict[str, Any]] = [
 ]
 
 
-def time_row(start: dt.datetime) -> dict[str, Any]:
-    """The time dimension's row for a start_time, as contract rule 7 defines it."""
-    return {
-        "start_time": start,
-        "hour": start.hour,
-        "day": start.day,
-        "week": start.isocalendar().week,
-        "month": start.month,
-        "year": start.year,
-        "weekday": start.isoweekday() % 7,
-    }
-
-
-TABLES = [
-    TABLE[name]
-    for name in (
-        "songplays",
-        "time",
-        "songs",
-        "artists",
-        "users",
-        "staging_events",
-        "staging_songs",
-    )
-]
-
-
-def clean(engine: sa.Engine) -> None:
-    """Empty every table these tests fill (the PostgreSQL database is the session's)."""
-    with engine.begin() as conn:
-        for table in TABLES:
-            conn.execute(sa.delete(table))
-
-
 def load_plays(engine: sa.Engine) -> None:
     """Insert the ten plays and their dimensions; songplay_id comes from the database."""
     with engine.begin() as conn:
@@ -198,7 +165,7 @@ def duckdb_warehouse(duckdb_url: sa.URL) -> Iterator[sa.Engine]:
 def engine(request: pytest.FixtureRequest) -> sa.Engine:
     """Each backend in turn, its tables emptied."""
     engine: sa.Engine = request.getfixturevalue(f"{request.param}_warehouse")
-    clean(engine)
+    empty_all(engine)
     return engine
 
 
@@ -339,7 +306,7 @@ def test_questions_on_an_empty_warehouse_have_no_rows(engine: sa.Engine) -> None
 def test_every_question_answers_the_same_on_postgresql_and_duckdb(
     pg_warehouse: sa.Engine, duckdb_warehouse: sa.Engine
 ) -> None:
-    clean(pg_warehouse)
+    empty_all(pg_warehouse)
     answers = []
     for engine in (pg_warehouse, duckdb_warehouse):
         load_plays(engine)

@@ -28,6 +28,7 @@ from sparkify.db import engine_for_url
 from sparkify.errors import DatabaseError
 from sparkify.quality import CheckResult, run_checks
 from tests.redshift_sql import REDSHIFT, assert_redshift_parses, compile_redshift
+from tests.warehouse import empty_all, time_row
 
 pytestmark = pytest.mark.integration
 
@@ -133,39 +134,6 @@ STAGING_EVENTS: list[dict[str, Any]] = [
 ]
 
 
-def time_row(start: dt.datetime) -> dict[str, Any]:
-    return {
-        "start_time": start,
-        "hour": start.hour,
-        "day": start.day,
-        "week": start.isocalendar().week,
-        "month": start.month,
-        "year": start.year,
-        "weekday": start.isoweekday() % 7,
-    }
-
-
-TABLES = [
-    TABLE[name]
-    for name in (
-        "songplays",
-        "time",
-        "songs",
-        "artists",
-        "users",
-        "staging_events",
-        "staging_songs",
-    )
-]
-
-
-def clean(engine: sa.Engine) -> None:
-    """Empty every table these tests fill (the PostgreSQL database is the session's)."""
-    with engine.begin() as conn:
-        for table in TABLES:
-            conn.execute(sa.delete(table))
-
-
 def load_clean_data(conn: sa.Connection, *, songplay_ids: bool = False) -> None:
     """Insert a small warehouse that passes every check.
 
@@ -201,7 +169,7 @@ def duckdb_warehouse(duckdb_url: sa.URL) -> Iterator[sa.Engine]:
 def engine(request: pytest.FixtureRequest) -> sa.Engine:
     """Each backend in turn, its tables emptied."""
     engine: sa.Engine = request.getfixturevalue(f"{request.param}_warehouse")
-    clean(engine)
+    empty_all(engine)
     return engine
 
 
