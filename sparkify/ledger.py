@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 
 from sparkify.models import load_ledger
 from sparkify.sources import SourceObject
-from sparkify.staging.base import Plan, TableSources
+from sparkify.staging.base import Plan, TableSources, chunks
 
 #: Rows per multi-row INSERT / names per DELETE ... IN: well under every backend's
 #: bind-parameter limit (Redshift's is 32,767).
 CHUNK = 1000
 
-T = TypeVar("T")
 
 Ledger = dict[str, tuple[int, str]]
 RowInserter = Callable[[sa.Connection, sa.Table, Iterable[dict[str, Any]]], None]
@@ -104,15 +103,3 @@ def record(
         for obj in sources.objects
     )
     insert_rows(conn, load_ledger, entries)
-
-
-def chunks(items: Iterable[T], size: int) -> Iterator[Sequence[T]]:
-    """Split ``items`` into lists of at most ``size``."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

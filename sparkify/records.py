@@ -378,6 +378,7 @@ def _compile_builder(
     namespace: dict[str, Any] = {"BadValue": BadValue}
     lines = ["def build(record):"]
     simple = all(len(p.steps) == 1 and isinstance(p.steps[0], str) for p in paths)
+    required: list[int] = []
     if simple:
         lines += [
             "    if record.__class__ is not dict:",
@@ -408,8 +409,10 @@ def _compile_builder(
         lines.append(f"        v{i} = c{i}(v{i})")
         if not column.nullable:
             namespace[f"col{i}"], namespace[f"miss{i}"] = column.name, f"{path.name} is missing"
-            lines.append(f"    if v{i} is None:")
-            lines.append(f"        raise BadValue(col{i}, miss{i})")
+            required.append(i)
+    for i in required:  # after every conversion, as build_slowly checks them
+        lines.append(f"    if v{i} is None:")
+        lines.append(f"        raise BadValue(col{i}, miss{i})")
     lines.append("    return (" + ", ".join(f"v{i}" for i in range(len(columns))) + ",)")
     exec("\n".join(lines), namespace)
     build: Callable[[Any], tuple[Any, ...]] = namespace["build"]

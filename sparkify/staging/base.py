@@ -4,10 +4,10 @@ progress reporting, and the emulation of COPY used by PostgreSQL and DuckDB."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
@@ -21,6 +21,9 @@ from sparkify.staging.sql_names import qualified_name
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+
+T = TypeVar("T")
 
 
 class Progress(Protocol):
@@ -104,6 +107,18 @@ def plan_sources(settings: Settings, client: S3Client | None = None) -> Plan:
         jsonpath_uri=settings.log_jsonpath,
         jsonpaths=tuple(paths),
     )
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[Sequence[T]]:
+    """Split ``items`` into lists of at most ``size``."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass
@@ -257,14 +272,8 @@ class LockingStager:
         self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]
     ) -> None:
         """Multi-row INSERTs of 1,000 rows (Redshift's bind-parameter limit is 32,767)."""
-        batch: list[dict[str, Any]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == 1000:
-                conn.execute(sa.insert(table).values(batch))
-                batch = []
-        if batch:
-            conn.execute(sa.insert(table).values(batch))
+        for batch in chunks(rows, 1000):
+            conn.execute(sa.insert(table).values(list(batch)))
 
 
 # -- COPY's emulation, shared by PostgreSQL and DuckDB ----------------------------------

@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sparkify.errors import BadRecordError
-from sparkify.jsonpaths import parse_jsonpaths
+from sparkify.jsonpaths import parse_jsonpaths, parse_path
+from sparkify.models import EVENT_KEYS as _EVENT_KEYS
 from sparkify.models import LONG_TEXT, TEXT, staging_events, staging_songs
 from sparkify.records import RAW_LINE_BYTES, BadValue, Record, RowBuilder, raw_text, split_records
 from tests.sourcedata import event, event_line, jsonpaths_text, song, song_text
@@ -576,3 +579,38 @@ def test_raw_text_cuts_on_a_character_boundary() -> None:
         cut = raw_text(text)
         assert text.startswith(cut)
         assert RAW_LINE_BYTES - 3 <= len(cut.encode("utf-8")) <= RAW_LINE_BYTES
+
+
+# -- the generated row function agrees with the general converters -------------------------
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.text(alphabet="0123456789 -+._\u0661", max_size=6),
+    st.text(min_size=500, max_size=600),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=st.dictionaries(st.sampled_from(_EVENT_KEYS), _VALUES))
+def test_the_generated_row_function_accepts_and_rejects_as_the_general_converters(
+    record: dict[str, object],
+) -> None:
+    builder = RowBuilder(staging_events, [parse_path(f"$['{k}']") for k in _EVENT_KEYS])
+    try:
+        expected: object = builder.build_slowly(record)
+    except BadValue as exc:
+        expected = ("bad", exc.column, exc.reason)
+    try:
+        found: object = builder.build(record)
+    except BadValue as exc:
+        found = ("bad", exc.column, exc.reason)
+    if isinstance(expected, tuple) and expected[:1] == ("bad",):
+        assert isinstance(found, tuple) and found[:2] == expected[:2]
+    else:
+        assert found == expected
