@@ -94,7 +94,7 @@ _session_lock = threading.Lock()
 _loader: botocore.loaders.Loader | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceObject:
     """One source object, as listed.
 
