@@ -14,35 +14,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from sparkify import analytics, demo, load, quality, schema
 from sparkify.commands_infra import infra
 from sparkify.config import Settings, load_settings
+from sparkify.console import SparkifyGroup, console, err_console
 from sparkify.counts import table_counts
 from sparkify.db import create_engine, describe
-from sparkify.errors import SparkifyError
 from sparkify.preflight import check_sources
 from sparkify.progress import RichProgress
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
-
-
-class SparkifyGroup(click.Group):
-    """A click group that turns SparkifyError into one line and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SparkifyError as exc:
-            # The message may hold source text: never read it as rich markup.
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            sys.exit(1)
 
 
 def settings_options(func: F) -> F:

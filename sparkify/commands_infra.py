@@ -19,7 +19,7 @@ from rich.status import Status
 from rich.text import Text
 
 from sparkify import infra as lib
-from sparkify.errors import SparkifyError
+from sparkify.console import SparkifyGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,17 +30,6 @@ def _stdout() -> Console:
 
 def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class _InfraGroup(click.Group):
-    """A click group that turns SparkifyError into one line and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SparkifyError as exc:
-            _stderr().print(Text.assemble(("error:", "bold red"), f" {exc}"))
-            sys.exit(1)
 
 
 class _RichReporter:
@@ -122,7 +111,7 @@ def _prepare(
     return spec, lib.AwsClients.from_session(session)
 
 
-@click.group("infra", cls=_InfraGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("infra", cls=SparkifyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def infra() -> None:
     """Create, inspect and delete the warehouse's AWS side: IAM role, Redshift, inbound rule.
 

@@ -238,11 +238,15 @@ class LockingStager:
         with self.connect(engine, wait=wait, timeout=timeout, notify=notify) as conn:
             transaction = conn.begin()
             try:
+                self.prepare(conn)
                 self.lock(conn, wait=wait, timeout=timeout, notify=notify)
                 yield conn
             finally:
                 if transaction.is_active:
                     transaction.rollback()
+
+    def prepare(self, conn: sa.Connection) -> None:
+        """Set up the load transaction (PostgreSQL tunes its planner here)."""
 
     def connect(
         self, engine: sa.Engine, *, wait: bool, timeout: float, notify: Callable[[str], None]

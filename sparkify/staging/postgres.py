@@ -42,20 +42,19 @@ def lock_key(conn: sa.Connection) -> int:
 class PostgresStager(EmulatedStager):
     """Stages into PostgreSQL with psycopg's binary COPY, in the load's transaction."""
 
-    def lock(
-        self, conn: sa.Connection, *, wait: bool, timeout: float, notify: Callable[[str], None]
-    ) -> None:
-        """Tune the load transaction for bulk SQL, then take the load lock (below)."""
-        # The transforms dedupe with ROW_NUMBER() ... WHERE rn = 1, which PostgreSQL
-        # estimates at 0.5% of the rows: it then nests loops over a day's plays and
-        # the whole catalogue (96 s instead of 1 s for one day on a 1M-event
-        # warehouse). A bulk load wants hash and merge joins; SET LOCAL ends with
-        # the transaction.
+    def prepare(self, conn: sa.Connection) -> None:
+        """Tune the load transaction for bulk SQL.
+
+        The transforms dedupe with ROW_NUMBER() ... WHERE rn = 1, which PostgreSQL
+        estimates at 0.5% of the rows: it then nests loops over a day's plays and
+        the whole catalogue (96 s instead of 1 s for one day on a 1M-event
+        warehouse). A bulk load wants hash and merge joins; SET LOCAL ends with
+        the transaction.
+        """
         conn.execute(sa.text("SET LOCAL enable_nestloop = off"))
         conn.execute(sa.text("SET LOCAL work_mem = '64MB'"))
-        self._advisory_lock(conn, wait=wait, timeout=timeout, notify=notify)
 
-    def _advisory_lock(
+    def lock(
         self, conn: sa.Connection, *, wait: bool, timeout: float, notify: Callable[[str], None]
     ) -> None:
         """A transaction-level advisory lock: released at commit, rollback or disconnect.

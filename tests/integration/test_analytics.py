@@ -24,14 +24,13 @@ import importlib.util
 import io
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from sparkify import analytics, models, schema
+from sparkify import analytics, models
 from sparkify.analytics import QUESTIONS, Answer, MissingExtraError, UnknownQuestionError
 from sparkify.db import engine_for_url
 from sparkify.errors import DatabaseError
@@ -143,30 +142,6 @@ def load_plays(engine: sa.Engine) -> None:
         conn.execute(sa.insert(TABLE["songs"]), SONGS)
         conn.execute(sa.insert(TABLE["time"]), [time_row(p["start_time"]) for p in SONGPLAYS])
         conn.execute(sa.insert(TABLE["songplays"]), SONGPLAYS)
-
-
-@pytest.fixture(scope="module")
-def pg_warehouse(pg_engine: sa.Engine) -> sa.Engine:
-    """The session's PostgreSQL database at the head revision (built once per module)."""
-    schema.upgrade(pg_engine)
-    return pg_engine
-
-
-@pytest.fixture
-def duckdb_warehouse(duckdb_url: sa.URL) -> Iterator[sa.Engine]:
-    """A fresh DuckDB file at the head revision."""
-    engine = engine_for_url(duckdb_url)
-    schema.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=["pg", "duckdb"], ids=["postgresql", "duckdb"])
-def engine(request: pytest.FixtureRequest) -> sa.Engine:
-    """Each backend in turn, its tables emptied."""
-    engine: sa.Engine = request.getfixturevalue(f"{request.param}_warehouse")
-    empty_all(engine)
-    return engine
 
 
 @pytest.fixture

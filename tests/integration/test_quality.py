@@ -22,13 +22,13 @@ import duckdb_engine
 import pytest
 import sqlalchemy as sa
 
-from sparkify import models, quality, schema, transform
+from sparkify import models, quality, transform
 from sparkify.counts import table_counts, table_counts_query
 from sparkify.db import engine_for_url
 from sparkify.errors import DatabaseError
 from sparkify.quality import CheckResult, run_checks
 from tests.redshift_sql import REDSHIFT, assert_redshift_parses, compile_redshift
-from tests.warehouse import empty_all, time_row
+from tests.warehouse import time_row
 
 pytestmark = pytest.mark.integration
 
@@ -147,30 +147,6 @@ def load_clean_data(conn: sa.Connection, *, songplay_ids: bool = False) -> None:
     conn.execute(sa.insert(TABLE["songplays"]), plays)
     conn.execute(sa.insert(TABLE["staging_songs"]), STAGING_SONGS)
     conn.execute(sa.insert(TABLE["staging_events"]), STAGING_EVENTS)
-
-
-@pytest.fixture(scope="module")
-def pg_warehouse(pg_engine: sa.Engine) -> sa.Engine:
-    """The session's PostgreSQL database at the head revision (built once per module)."""
-    schema.upgrade(pg_engine)
-    return pg_engine
-
-
-@pytest.fixture
-def duckdb_warehouse(duckdb_url: sa.URL) -> Iterator[sa.Engine]:
-    """A fresh DuckDB file at the head revision."""
-    engine = engine_for_url(duckdb_url)
-    schema.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=["pg", "duckdb"], ids=["postgresql", "duckdb"])
-def engine(request: pytest.FixtureRequest) -> sa.Engine:
-    """Each backend in turn, its tables emptied."""
-    engine: sa.Engine = request.getfixturevalue(f"{request.param}_warehouse")
-    empty_all(engine)
-    return engine
 
 
 @pytest.fixture
