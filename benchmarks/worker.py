@@ -43,6 +43,7 @@ def run_load(job: dict[str, Any]) -> dict[str, Any]:
     from sparkify.config import load_settings
     from sparkify.db import engine_for_url
     from sparkify.load import run
+    from sparkify.sources import Listing
     from sparkify.staging import plan_sources
 
     settings = load_settings(
@@ -56,8 +57,8 @@ def run_load(job: dict[str, Any]) -> dict[str, Any]:
     plan = None
     if job.get("exclude_last_log"):
         plan = plan_sources(settings)
-        objects = tuple(sorted(plan.events.objects, key=lambda obj: obj.uri))
-        plan = replace(plan, events=replace(plan.events, objects=objects[:-1]))
+        objects = sorted(plan.events.objects, key=lambda obj: obj.uri)
+        plan = replace(plan, events=replace(plan.events, objects=Listing(objects[:-1])))
     try:
         started = clock.perf_counter()
         report = run(engine, settings, mode=job["mode"], plan=plan)

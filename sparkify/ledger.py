@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
 
 from sparkify.models import load_ledger
-from sparkify.sources import SourceObject
+from sparkify.sources import Listing, SourceObject
 from sparkify.staging.base import Plan, TableSources, chunks
 
 #: Rows per multi-row INSERT / names per DELETE ... IN: well under every backend's
@@ -54,11 +54,21 @@ def select_new(plan: Plan, ledger: Ledger) -> Selection:
     kept: list[TableSources] = []
     for sources in (plan.events, plan.songs):
         name = sources.table.name
-        todo = [obj for obj in sources.objects if not is_loaded(obj, ledger)]
-        changed[name] = sum(1 for obj in todo if obj.uri in ledger)
-        new[name] = len(todo) - changed[name]
-        skipped[name] = len(sources.objects) - len(todo)
-        kept.append(replace(sources, objects=tuple(todo)))
+        new[name] = changed[name] = skipped[name] = 0
+
+        def todo(objects: Iterable[SourceObject], name: str = name) -> Iterator[SourceObject]:
+            for obj in objects:
+                entry = ledger.get(obj.uri)
+                if entry == (obj.size, obj.etag):
+                    skipped[name] += 1
+                    continue
+                if entry is None:
+                    new[name] += 1
+                else:
+                    changed[name] += 1
+                yield obj
+
+        kept.append(replace(sources, objects=Listing(todo(sources.objects))))
     return Selection(replace(plan, events=kept[0], songs=kept[1]), new, changed, skipped)
 
 

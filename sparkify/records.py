@@ -96,16 +96,18 @@ def split_records(data: bytes | Iterable[bytes]) -> Iterator[Record]:
     blocks = iter((data,) if isinstance(data, bytes) else data)
     number, carry, final = 0, b"", False
     while not final:
+        lines = []  # drop the last block's lines before reading the next block
         block = next(blocks, None)
         if block is None:
             final, lines = True, ([carry] if carry else [])
         else:
-            joined = carry + block if carry else block
-            cut = joined.rfind(b"\n")
-            if cut < 0:
-                carry = joined
-                continue
-            lines, carry = joined[:cut].split(b"\n"), joined[cut + 1 :]
+            # Split the block as it is (no joined copy); the partial line at its
+            # end carries over, the carried one completes its first line.
+            lines = block.split(b"\n")
+            del block
+            if carry:
+                lines[0] = carry + lines[0]
+            carry = lines.pop()
         for index, line in enumerate(lines):
             number += 1
             if not line or line.isspace():

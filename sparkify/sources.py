@@ -23,12 +23,15 @@ is how the tests point it at moto's server.
 from __future__ import annotations
 
 import os
+import pickle
 import threading
+import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from itertools import groupby
+from typing import TYPE_CHECKING, Any, overload
 
 import boto3
 import botocore.loaders
@@ -49,9 +52,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
+    "Listing",
     "SourceObject",
     "bucket_region",
     "is_s3",
+    "iter_sources",
     "list_sources",
     "read_one",
     "read_sources",
@@ -108,6 +113,103 @@ class SourceObject:
     uri: str
     size: int
     etag: str
+
+
+class Listing(Sequence[SourceObject]):
+    """A listing kept compact: the objects in order, packed in compressed chunks.
+
+    A plan holds every object it will load (100,000 song files at the
+    benchmark's largest size). As :class:`SourceObject` instances that is about
+    0.3 KB each; here it is a few bytes each (pickled, zlib-compressed chunks of
+    :data:`LISTING_CHUNK` objects), so memory stays flat as the catalogue grows.
+    Iterating unpacks one chunk at a time. The listing is immutable; indexing
+    and slicing work but walk the chunks (meant for small lists and tests).
+    """
+
+    __slots__ = ("_chunks", "_count", "_size")
+
+    def __init__(self, objects: Iterable[SourceObject] = ()) -> None:
+        chunks: list[bytes] = []
+        batch: list[tuple[str, int, str]] = []
+        count = size = 0
+        for obj in objects:
+            batch.append((obj.uri, obj.size, obj.etag))
+            count += 1
+            size += obj.size
+            if len(batch) == LISTING_CHUNK:
+                chunks.append(_pack(batch))
+                batch = []
+        if batch:
+            chunks.append(_pack(batch))
+        self._chunks = tuple(chunks)
+        self._count = count
+        self._size = size
+
+    @classmethod
+    def by_uri(cls, objects: Iterable[SourceObject]) -> Listing:
+        """A listing sorted by URI; ``objects`` usually come sorted (checked, else sorted)."""
+        disordered = False
+
+        def checked() -> Iterator[SourceObject]:
+            nonlocal disordered
+            last = ""
+            for obj in objects:
+                disordered = disordered or obj.uri < last
+                last = obj.uri
+                yield obj
+
+        listing = cls(checked())
+        if disordered:  # e.g. an S3 directory bucket, which lists keys in no order
+            listing = cls(sorted(listing, key=lambda obj: obj.uri))
+        return listing
+
+    @property
+    def size(self) -> int:
+        """Total bytes of the objects, as listed."""
+        return self._size
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[SourceObject]:
+        for chunk in self._chunks:
+            for uri, size, etag in _unpack(chunk):
+                yield SourceObject(uri, size, etag)
+
+    @overload
+    def __getitem__(self, index: int) -> SourceObject: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Listing: ...
+
+    def __getitem__(self, index: int | slice) -> SourceObject | Listing:
+        objects = list(self)
+        if isinstance(index, slice):
+            return Listing(objects[index])
+        return objects[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Listing):
+            return NotImplemented
+        return self._count == other._count and self._chunks == other._chunks
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Listing({self._count} objects, {self._size} bytes)"
+
+
+#: Objects per compressed chunk of a :class:`Listing`.
+LISTING_CHUNK = 2048
+
+
+def _pack(batch: list[tuple[str, int, str]]) -> bytes:
+    return zlib.compress(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def _unpack(chunk: bytes) -> list[tuple[str, int, str]]:
+    batch: list[tuple[str, int, str]] = pickle.loads(zlib.decompress(chunk))
+    return batch
 
 
 def is_s3(uri: str) -> bool:
@@ -187,9 +289,24 @@ def list_sources(
         SourceError: naming ``prefix``: no such bucket/folder, nothing under it,
             nothing that is a source, or S3 refused the listing (and why).
     """
+    found = iter_sources(prefix, client=client, suffix=suffix, page_size=page_size)
+    return sorted(found, key=lambda obj: obj.uri)
+
+
+def iter_sources(
+    prefix: str, *, client: S3Client | None = None, suffix: str = ".json", page_size: int = 1000
+) -> Iterator[SourceObject]:
+    """Every source under ``prefix``, one at a time, as :func:`list_sources` finds them.
+
+    A local folder is walked in URI order; S3 lists keys in URI order (general
+    purpose buckets). Nothing but the current S3 page or folder is held, so a
+    :class:`Listing` built from it stays small however many objects there are.
+    The errors of :func:`list_sources` are raised when iteration reaches them
+    (an empty prefix at the end).
+    """
     if is_s3(prefix):
-        return _list_s3(prefix, client or s3_client(), suffix, page_size)
-    return _list_local(prefix, suffix)
+        return _iter_s3(prefix, client or s3_client(), suffix, page_size)
+    return _iter_local(prefix, suffix)
 
 
 def _is_source(relative: str, suffix: str) -> bool:
@@ -206,10 +323,10 @@ def _not_sources_reason(count: int, suffix: str, example: str) -> str:
     )
 
 
-def _list_s3(prefix: str, client: S3Client, suffix: str, page_size: int) -> list[SourceObject]:
+def _iter_s3(prefix: str, client: S3Client, suffix: str, page_size: int) -> Iterator[SourceObject]:
     bucket, key = split_s3_uri(prefix)
     folder = key.rstrip("/") + "/" if key.strip("/") else ""
-    found: list[SourceObject] = []
+    found = 0
     others = 0
     other_example = ""
     paginator = client.get_paginator("list_objects_v2")
@@ -221,12 +338,11 @@ def _list_s3(prefix: str, client: S3Client, suffix: str, page_size: int) -> list
             for item in page.get("Contents", []):
                 name = item["Key"]
                 if _is_source(name[len(folder) :], suffix):
-                    found.append(
-                        SourceObject(
-                            uri=f"s3://{bucket}/{name}",
-                            size=item["Size"],
-                            etag=item.get("ETag", "").strip('"'),
-                        )
+                    found += 1
+                    yield SourceObject(
+                        uri=f"s3://{bucket}/{name}",
+                        size=item["Size"],
+                        etag=item.get("ETag", "").strip('"'),
                     )
                 elif not name.endswith("/"):  # "folder/" markers are not objects to report
                     others += 1
@@ -234,13 +350,14 @@ def _list_s3(prefix: str, client: S3Client, suffix: str, page_size: int) -> list
     except (ClientError, BotoCoreError) as exc:
         raise SourceError(prefix, _s3_reason(exc, bucket, "list")) from None
     if found:
-        return sorted(found, key=lambda obj: obj.uri)
+        return
     if others:
         raise SourceError(prefix, _not_sources_reason(others, suffix, other_example))
     if folder and not key.endswith("/"):
         single = _head(client, bucket, key)
         if single is not None:
-            return [single]
+            yield single
+            return
     where = f"s3://{bucket}/{folder}"
     raise SourceError(prefix, f"nothing under {where} (no such folder in bucket {bucket!r})")
 
@@ -264,39 +381,57 @@ def _local_object(path: str) -> SourceObject:
     return SourceObject(uri=path, size=stat.st_size, etag=f"{stat.st_size}-{stat.st_mtime_ns}")
 
 
-def _list_local(prefix: str, suffix: str) -> list[SourceObject]:
+def _iter_local(prefix: str, suffix: str) -> Iterator[SourceObject]:
     root = os.path.abspath(prefix)
     if os.path.isfile(root):
-        return [_local_object(root)]
+        yield _local_object(root)
+        return
     if not os.path.exists(root):
         raise SourceError(prefix, f"no such folder ({root})")
     if not os.path.isdir(root):
         raise SourceError(prefix, "neither a folder nor a regular file")
-
-    errors: list[OSError] = []
-    found: list[SourceObject] = []
-    others = 0
-    other_example = ""
-    for folder, dirs, files in os.walk(root, onerror=errors.append):
-        dirs[:] = [name for name in dirs if not name.startswith(".")]
-        for name in files:
-            path = os.path.join(folder, name)
-            if name.endswith(suffix) and not name.startswith("."):
-                try:
-                    found.append(_local_object(path))
-                except OSError as exc:
-                    errors.append(exc)
-            else:
-                others += 1
-                other_example = other_example or path
-    if errors:
-        first = errors[0]
-        raise SourceError(prefix, f"cannot list {first.filename}: {first.strerror or first}")
+    found, others, other_example = 0, 0, ""
+    for path, name in _walk_sorted(prefix, root):
+        if name.endswith(suffix) and not name.startswith("."):
+            try:
+                obj = _local_object(path)
+            except OSError as exc:
+                raise SourceError(
+                    prefix, f"cannot list {exc.filename}: {exc.strerror or exc}"
+                ) from None
+            found += 1
+            yield obj
+        else:
+            others += 1
+            other_example = other_example or path
     if found:
-        return sorted(found, key=lambda obj: obj.uri)
+        return
     if others:
         raise SourceError(prefix, _not_sources_reason(others, suffix, other_example))
     raise SourceError(prefix, f"the folder {root} holds no files")
+
+
+def _walk_sorted(prefix: str, folder: str) -> Iterator[tuple[str, str]]:
+    """The files under ``folder`` in the order of their full paths, depth first.
+
+    Entries of a folder are sorted with a ``/`` after each subfolder's name, so a
+    subfolder's files come exactly where a sort of the full paths puts them.
+    Folders whose name starts with ``.`` are skipped; like ``os.walk``, links to
+    folders are not followed. Yields each file's path and name.
+    """
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(
+                (entry.name + "/" if entry.is_dir() else entry.name, entry) for entry in scan
+            )
+    except OSError as exc:
+        raise SourceError(prefix, f"cannot list {exc.filename}: {exc.strerror or exc}") from None
+    for key, entry in entries:
+        if key.endswith("/"):
+            if not entry.name.startswith(".") and not entry.is_symlink():
+                yield from _walk_sorted(prefix, entry.path)
+            continue
+        yield entry.path, entry.name
 
 
 # --------------------------------------------------------------------------- reading
@@ -520,7 +655,7 @@ def _region_from_message(message: str) -> str | None:
 
 #: Objects larger than this are streamed in blocks of this size, never held whole,
 #: so memory stays flat however big a day's log file grows.
-STREAM_BLOCK = 8 * 1024 * 1024
+STREAM_BLOCK = 1024 * 1024
 
 
 def stream_sources(
@@ -540,19 +675,15 @@ def stream_sources(
     Raises:
         SourceError: naming the object whose read fails.
     """
-    small: list[SourceObject] = []
-    for obj in objects:
-        if obj.size > block_size:
-            for done, data in read_sources(small, client=client, max_in_flight=max_in_flight):
+    for big, run in groupby(objects, key=lambda obj: obj.size > block_size):
+        if not big:  # a run of small objects, read lazily through the window
+            for done, data in read_sources(run, client=client, max_in_flight=max_in_flight):
                 yield done, iter((data,))
-            small = []
+            continue
+        for obj in run:
             if is_s3(obj.uri) and client is None:
                 client = s3_client()
             yield obj, _blocks(obj, client, block_size)
-        else:
-            small.append(obj)
-    for done, data in read_sources(small, client=client, max_in_flight=max_in_flight):
-        yield done, iter((data,))
 
 
 def _blocks(obj: SourceObject, client: S3Client | None, block_size: int) -> Iterator[bytes]:

@@ -16,7 +16,7 @@ from sparkify.errors import BadRecordError, TooManyBadRecordsError
 from sparkify.jsonpaths import JsonPath, parse_jsonpaths
 from sparkify.models import load_errors, staging_events, staging_songs
 from sparkify.records import RowBuilder
-from sparkify.sources import SourceObject, list_sources, read_one, stream_sources
+from sparkify.sources import Listing, iter_sources, read_one, stream_sources
 from sparkify.staging.sql_names import qualified_name
 
 if TYPE_CHECKING:
@@ -60,16 +60,24 @@ class NoProgress:
 
 @dataclass(frozen=True)
 class TableSources:
-    """The objects to stage into one staging table."""
+    """The objects to stage into one staging table.
+
+    ``objects`` may be given as any iterable; it is kept as a compact
+    :class:`~sparkify.sources.Listing`.
+    """
 
     table: sa.Table
     prefix: str
-    objects: tuple[SourceObject, ...]
+    objects: Listing
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.objects, Listing):
+            object.__setattr__(self, "objects", Listing(self.objects))
 
     @property
     def size(self) -> int:
         """Total bytes."""
-        return sum(obj.size for obj in self.objects)
+        return self.objects.size
 
 
 @dataclass(frozen=True)
@@ -97,12 +105,14 @@ def plan_sources(settings: Settings, client: S3Client | None = None) -> Plan:
     paths = parse_jsonpaths(raw, settings.log_jsonpath, expected=len(staging_events.columns))
     return Plan(
         events=TableSources(
-            staging_events, settings.log_data, tuple(list_sources(settings.log_data, client=client))
+            staging_events,
+            settings.log_data,
+            Listing.by_uri(iter_sources(settings.log_data, client=client)),
         ),
         songs=TableSources(
             staging_songs,
             settings.song_data,
-            tuple(list_sources(settings.song_data, client=client)),
+            Listing.by_uri(iter_sources(settings.song_data, client=client)),
         ),
         jsonpath_uri=settings.log_jsonpath,
         jsonpaths=tuple(paths),

@@ -152,7 +152,11 @@ def test_a_second_load_waits_for_the_first_then_finds_nothing_new(
         runner(engine, sources), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        time.sleep(1.5)
+        # Its first line on stderr is the notice that it waits (however long the
+        # process takes to start); only then is the first load let go.
+        assert second.stderr is not None
+        notice = second.stderr.readline()
+        assert "waiting" in notice, notice
         assert second.poll() is None  # still waiting for the lock
     finally:
         release.write_text("go")
@@ -160,7 +164,6 @@ def test_a_second_load_waits_for_the_first_then_finds_nothing_new(
         out, err = second.communicate(timeout=120)
     assert first.returncode == 0
     assert second.returncode == 0, err
-    assert "waiting" in err
     assert "loaded 0 objects" in out  # the first load's ledger was committed before
     reference = make_engine(backend, pg_url, tmp_path, build=True)
     load.run(reference, settings_for(reference, sources))
