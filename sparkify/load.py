@@ -160,7 +160,7 @@ def run(
             stager.analyze(conn, *STAGING_TABLES)
         if mode == "full":
             _clear_star(conn, report)
-        _merge(conn, report, progress.begin_step)
+        _merge(conn, report, progress.begin_step, stager.parts(conn))
         with report.timed("ledger"):
             ledger.record(
                 conn,
@@ -184,15 +184,22 @@ def _clear_star(conn: sa.Connection, report: LoadReport) -> None:
             conn.execute(sa.delete(table))
 
 
-def _merge(conn: sa.Connection, report: LoadReport, begin_step: Callable[[str], None]) -> None:
-    for name, table, build in transform.STEPS:
-        begin_step(name)
-        statement = build()
-        with report.timed(name):
-            # SQLAlchemy keeps INSERT ... SELECT row counts only when asked.
-            count = conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
-        target = report.updated if isinstance(statement, sa.Update) else report.inserted
-        target[table.name] = target.get(table.name, 0) + max(count, 0)
+def _merge(
+    conn: sa.Connection, report: LoadReport, begin_step: Callable[[str], None], parts: int
+) -> None:
+    for step in transform.STEPS:
+        begin_step(step.name)
+        if step.in_parts and parts > 1:
+            statements = [step.build(transform.Part(i, parts)) for i in range(parts)]
+        else:
+            statements = [step.build()]
+        with report.timed(step.name):
+            for statement in statements:
+                # SQLAlchemy keeps INSERT ... SELECT row counts only when asked.
+                options = statement.execution_options(preserve_rowcount=True)
+                count = conn.execute(options).rowcount
+                target = report.updated if isinstance(statement, sa.Update) else report.inserted
+                target[step.table.name] = target.get(step.table.name, 0) + max(count, 0)
 
 
 @contextmanager

@@ -38,7 +38,8 @@ statement on Redshift, PostgreSQL and DuckDB.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -146,6 +147,30 @@ def _desc(column: ColumnElement[Any], text: bool = False) -> ColumnElement[Any]:
 
 def _asc(column: ColumnElement[Any], text: bool = False) -> ColumnElement[Any]:
     return (binary(column) if text else column).asc().nulls_last()
+
+
+@dataclass(frozen=True)
+class Part:
+    """One of ``count`` disjoint shares of the staged events, for statements run in parts.
+
+    A statement that groups events by a key can run once per share of that key
+    (``key mod count = index``) and give the same rows as one run over all of
+    them, provided every group lies in one share: users group by user_id,
+    songplays by (user_id, session_id, ts), time by ts. DuckDB runs its big
+    merges in parts so each statement's working memory stays the same whatever
+    the batch size (see :meth:`sparkify.staging.base.Stager.parts`).
+    """
+
+    index: int
+    count: int
+
+
+def _within(select: sa.Select[Any], key: ColumnElement[int], part: Part | None) -> sa.Select[Any]:
+    """``select`` limited to ``part`` of its rows by ``key`` (all of them for ``None``)."""
+    if part is None or part.count == 1:
+        return select
+    share = ((key % part.count) + part.count) % part.count  # in [0, count) for negative keys too
+    return select.where(share == part.index)
 
 
 # -- songs (rule 5) ---------------------------------------------------------------------
@@ -275,10 +300,10 @@ def artists_insert() -> sa.Insert:
 # -- users (rule 4) ---------------------------------------------------------------------
 
 
-def staged_users() -> sa.Subquery:
+def staged_users(part: Part | None = None) -> sa.Subquery:
     """Each staged user's latest event by ts (ties: greatest level, names, gender)."""
     e = staging_events.c
-    ranked = (
+    ranked = _within(
         sa.select(
             e.user_id,
             e.first_name,
@@ -298,10 +323,10 @@ def staged_users() -> sa.Subquery:
                 ],
             )
             .label("rn"),
-        )
-        .where(e.user_id.is_not(None))
-        .subquery("ranked_users")
-    )
+        ).where(e.user_id.is_not(None)),
+        e.user_id,
+        part,
+    ).subquery("ranked_users")
     return (
         sa.select(
             ranked.c.user_id,
@@ -316,9 +341,9 @@ def staged_users() -> sa.Subquery:
     )
 
 
-def users_update() -> sa.Update:
+def users_update(part: Part | None = None) -> sa.Update:
     """Rule 4 for known users: take a staged event's attributes only if it is later."""
-    new, u = staged_users(), users.c
+    new, u = staged_users(part), users.c
     later = _tuple_greater(
         [
             (new.c.ts, u.last_event_ts, False),
@@ -341,9 +366,9 @@ def users_update() -> sa.Update:
     )
 
 
-def users_insert() -> sa.Insert:
+def users_insert(part: Part | None = None) -> sa.Insert:
     """Rule 4 for new users: one row per user_id from the latest staged event."""
-    new = staged_users()
+    new = staged_users(part)
     select = sa.select(
         new.c.user_id, new.c.first_name, new.c.last_name, new.c.gender, new.c.level, new.c.ts
     ).where(~sa.exists().where(users.c.user_id == new.c.user_id))
@@ -381,10 +406,10 @@ def best_song_matches() -> sa.Subquery:
     )
 
 
-def staged_plays() -> sa.Subquery:
+def staged_plays(part: Part | None = None) -> sa.Subquery:
     """Rule 2: NextSong events of logged-in users, one per (user_id, session_id, ts)."""
     e = staging_events.c
-    ranked = (
+    ranked = _within(
         sa.select(
             e.user_id,
             e.session_id,
@@ -401,16 +426,16 @@ def staged_plays() -> sa.Subquery:
                 order_by=[_asc(e.item_in_session), _asc(e.level, True), _asc(e.song, True)],
             )
             .label("rn"),
-        )
-        .where(e.page == NEXT_SONG, e.user_id.is_not(None))
-        .subquery("ranked_plays")
-    )
+        ).where(e.page == NEXT_SONG, e.user_id.is_not(None)),
+        e.user_id,
+        part,
+    ).subquery("ranked_plays")
     return sa.select(ranked).where(ranked.c.rn == 1).subquery("staged_plays")
 
 
-def songplays_insert() -> sa.Insert:
+def songplays_insert(part: Part | None = None) -> sa.Insert:
     """Rules 2 and 3: insert new songplays, matched to the catalogue (songs already merged)."""
-    play, match = staged_plays(), best_song_matches()
+    play, match = staged_plays(part), best_song_matches()
     started = start_time(play.c.ts)
     sp = songplays.c
     select = (
@@ -495,42 +520,53 @@ def songplays_rematch() -> sa.Update:
 # -- time (rule 7) ----------------------------------------------------------------------
 
 
-def time_insert() -> sa.Insert:
+def time_insert(part: Part | None = None) -> sa.Insert:
     """Rule 7: one row per new songplay start_time, its parts in UTC."""
     e = staging_events.c
-    starts = (
+    starts = _within(
         sa.select(start_time(e.ts).label("start_time"))
         .where(e.page == NEXT_SONG, e.user_id.is_not(None))
-        .distinct()
-        .subquery("new_times")
-    )
+        .distinct(),
+        e.ts,
+        part,
+    ).subquery("new_times")
     t = starts.c.start_time
 
-    def part(field: str) -> ColumnElement[Any]:
+    def field_of(field: str) -> ColumnElement[Any]:
         return sa.cast(sa.extract(field, t), sa.SmallInteger)
 
     select = sa.select(
         t,
-        part("hour"),
-        part("day"),
-        part("week"),
-        part("month"),
-        part("year"),
-        part("dow"),
+        field_of("hour"),
+        field_of("day"),
+        field_of("week"),
+        field_of("month"),
+        field_of("year"),
+        field_of("dow"),
     ).where(~sa.exists().where(time.c.start_time == t))
     return sa.insert(time).from_select(
         ["start_time", "hour", "day", "week", "month", "year", "weekday"], select
     )
 
 
-#: The merge steps of a load, in the order they must run, by name.
-STEPS: tuple[tuple[str, sa.Table, Callable[[], sa.Insert | sa.Update]], ...] = (
-    ("songs", songs, songs_insert),
-    ("artists (update)", artists, artists_update),
-    ("artists", artists, artists_insert),
-    ("users (update)", users, users_update),
-    ("users", users, users_insert),
-    ("songplays", songplays, songplays_insert),
-    ("songplays (re-match)", songplays, songplays_rematch),
-    ("time", time, time_insert),
+class Step(NamedTuple):
+    """One merge step of a load."""
+
+    name: str
+    table: sa.Table
+    build: Callable[..., sa.Insert | sa.Update]
+    #: whether ``build`` takes a :class:`Part` of the staged events
+    in_parts: bool = False
+
+
+#: The merge steps of a load, in the order they must run.
+STEPS: tuple[Step, ...] = (
+    Step("songs", songs, songs_insert),
+    Step("artists (update)", artists, artists_update),
+    Step("artists", artists, artists_insert),
+    Step("users (update)", users, users_update, in_parts=True),
+    Step("users", users, users_insert, in_parts=True),
+    Step("songplays", songplays, songplays_insert, in_parts=True),
+    Step("songplays (re-match)", songplays, songplays_rematch),
+    Step("time", time, time_insert, in_parts=True),
 )

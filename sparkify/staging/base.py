@@ -208,6 +208,10 @@ class Stager(Protocol):
         """Insert many rows fast (the backend's bulk path), inside the transaction."""
         ...
 
+    def parts(self, conn: sa.Connection) -> int:
+        """In how many parts to run the merges over the staged events (1: whole)."""
+        ...
+
     def stage(
         self,
         conn: sa.Connection,
@@ -281,6 +285,10 @@ class LockingStager:
         for table in tables:
             columns = ", ".join(c.name for c in table.columns if c.name in PLANNED_COLUMNS)
             conn.execute(sa.text(f"ANALYZE {qualified_name(conn, table)} ({columns})"))
+
+    def parts(self, conn: sa.Connection) -> int:
+        """One part: PostgreSQL and Redshift plan and spill a whole batch well."""
+        return 1
 
     def insert_rows(
         self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]

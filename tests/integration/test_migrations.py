@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -157,3 +158,61 @@ def test_offline_redshift_sql_is_valid_redshift_without_returning() -> None:
     for statement in statements:
         assert_redshift_parses(statement)
     assert sum("CREATE TABLE" in s for s in statements) == len(WAREHOUSE_TABLES) + 1
+
+
+def duckdb_constraints(engine: sa.Engine) -> set[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT table_name, constraint_type FROM duckdb_constraints() "
+            "WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+        ).all()
+    return {(table, kind) for table, kind in rows}
+
+
+def test_on_duckdb_the_fact_sized_tables_carry_no_art_backed_keys(duckdb_url: sa.URL) -> None:
+    """0003: songplays and time lose their in-memory ART keys on DuckDB, keeping rows and ids."""
+    engine = engine_for_url(duckdb_url)
+    schema.upgrade(engine, "0002")
+    play = {"start_time": dt.datetime(2018, 11, 1), "user_id": 1, "session_id": 1}
+    with engine.begin() as conn:
+        conn.execute(sa.insert(models.songplays), [play, {**play, "session_id": 2}])
+        conn.execute(
+            sa.insert(models.time),
+            {"start_time": dt.datetime(2018, 11, 1), "hour": 0, "day": 1, "week": 44,
+             "month": 11, "year": 2018, "weekday": 4},
+        )  # fmt: skip
+    keyed = duckdb_constraints(engine)
+    assert {("songplays", "PRIMARY KEY"), ("songplays", "UNIQUE"), ("time", "PRIMARY KEY")} <= keyed
+
+    schema.upgrade(engine)
+    keys = duckdb_constraints(engine)
+    assert not {table for table, _ in keys} & {"songplays", "time"}
+    assert {("users", "PRIMARY KEY"), ("songs", "PRIMARY KEY"), ("artists", "PRIMARY KEY")} <= keys
+    with engine.begin() as conn:
+        conn.execute(sa.insert(models.songplays), {**play, "session_id": 3})
+        rows = conn.execute(
+            sa.select(models.songplays.c.songplay_id, models.songplays.c.session_id).order_by(
+                models.songplays.c.session_id
+            )
+        ).all()
+        assert conn.execute(sa.select(sa.func.count()).select_from(models.time)).scalar() == 1
+    assert [session for _, session in rows] == [1, 2, 3]
+    assert len({songplay_id for songplay_id, _ in rows}) == 3  # the sequence carried on
+
+    schema.downgrade(engine, "0002")
+    assert duckdb_constraints(engine) == keyed
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(models.songplays)).scalar() == 3
+    engine.dispose()
+
+
+def test_postgresql_keeps_every_key(pg_schema_engine: sa.Engine) -> None:
+    schema.upgrade(pg_schema_engine, schema="migrations_test")
+    inspector = sa.inspect(pg_schema_engine)
+    assert inspector.get_pk_constraint("songplays", schema="migrations_test")[
+        "constrained_columns"
+    ] == ["songplay_id"]
+    assert inspector.get_pk_constraint("time", schema="migrations_test")["constrained_columns"] == [
+        "start_time"
+    ]
+    assert inspector.get_unique_constraints("songplays", schema="migrations_test")

@@ -292,8 +292,8 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-STEP_NAMES = [name for name, _, _ in transform.STEPS]
-BUILDERS = {name: build for name, _, build in transform.STEPS}
+STEP_NAMES = [step.name for step in transform.STEPS]
+BUILDERS = {step.name: step.build for step in transform.STEPS}
 
 
 def redshift_sql(name: str) -> str:

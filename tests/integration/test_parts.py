@@ -1,0 +1,124 @@
+"""Merges run in parts (DuckDB splits big batches so memory stays flat): the same
+rows as one statement per step, on both backends, whatever the number of parts;
+and DuckDB's load-time memory cap is set for the load and given back after it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from sparkify import load
+from sparkify.db import engine_for_url
+from sparkify.staging import duckdb as duck
+from sparkify.staging.base import LockingStager
+from sparkify.transform import Part, songplays_insert
+from tests import contract_fixtures as fx
+from tests.warehouse import make_engine, settings_for, star_snapshot
+
+BACKENDS = ["postgresql", "duckdb"]
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The contract's sources plus a day of users with negative ids (shares by modulo)."""
+    root = tmp_path_factory.mktemp("parts")
+    paths = fx.write_sources(root)
+    day = paths["log_data"] / "2018" / "11" / "2018-11-04-events.json"
+    start = fx.ms(dt.datetime(2018, 11, 4, 10))
+    events = [
+        fx.event(start + 1000 * i, str(user), session=user * 7, item=i, level=level)
+        for i, (user, level) in enumerate(
+            [(-7, "free"), (-7, "paid"), (-2147483648, "free"), (-1, "paid"), (5, "free")]
+        )
+    ]
+    day.write_text("\n".join(json.dumps(e) for e in events))
+    return paths
+
+
+def whole_and_parted(
+    backend: str, pg_url: sa.URL, tmp_path: Path, sources: dict[str, Path], parts: int
+) -> tuple[load.LoadReport, load.LoadReport, sa.Engine, sa.Engine]:
+    whole = make_engine(backend, pg_url, tmp_path, build=True)
+    parted = make_engine(backend, pg_url, tmp_path, build=True)
+    one = load.run(whole, settings_for(whole, sources))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LockingStager, "parts", lambda self, conn: parts)
+        patch.setattr(duck.DuckDBStager, "parts", lambda self, conn: parts)
+        many = load.run(parted, settings_for(parted, sources))
+    return one, many, whole, parted
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_merges_in_parts_give_the_rows_of_one_statement(
+    backend: str, parts: int, pg_url: sa.URL, tmp_path: Path, sources: dict[str, Path]
+) -> None:
+    one, many, whole, parted = whole_and_parted(backend, pg_url, tmp_path, sources, parts)
+    assert star_snapshot(parted) == star_snapshot(whole)
+    assert many.inserted == one.inserted
+    assert many.updated == one.updated
+    with parted.connect() as conn:
+        users = {row.user_id for row in conn.execute(sa.text("SELECT user_id FROM users"))}
+    assert {-7, -2147483648, -1, 5} <= users  # negative keys fall in a part too
+    whole.dispose()
+    parted.dispose()
+
+
+def test_duckdb_splits_merges_and_staging_inserts_by_size(
+    pg_url: sa.URL, tmp_path: Path, sources: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = make_engine("duckdb", pg_url, tmp_path, build=True)
+    load.run(reference, settings_for(reference, sources))
+    engine = make_engine("duckdb", pg_url, tmp_path, build=True)
+    monkeypatch.setattr(duck, "EVENTS_PER_PART", 4)
+    monkeypatch.setattr(duck, "ROWS_PER_INSERT", 3)
+    seen: list[int] = []
+    real_parts = duck.DuckDBStager.parts
+
+    def spy(self: duck.DuckDBStager, conn: sa.Connection) -> int:
+        seen.append(real_parts(self, conn))
+        return seen[-1]
+
+    monkeypatch.setattr(duck.DuckDBStager, "parts", spy)
+    report = load.run(engine, settings_for(engine, sources))
+    staged = report.staged["staging_events"]
+    assert seen == [-(-staged // 4)] and seen[0] > 1
+    assert star_snapshot(engine) == star_snapshot(reference)  # staging tables included
+    engine.dispose()
+    reference.dispose()
+
+
+def test_a_part_is_a_share_of_the_key_that_negative_keys_fall_in() -> None:
+    sql = str(
+        songplays_insert(Part(1, 3)).compile(
+            dialect=engine_for_url("duckdb:///:memory:").dialect,
+            compile_kwargs={"literal_binds": True},
+        )
+    )
+    assert "(staging_events.user_id % 3 + 3) % 3 = 1" in sql
+    assert "%" not in str(songplays_insert().compile())
+
+
+def memory_limit(conn: sa.Connection) -> str:
+    return str(conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar_one())
+
+
+def test_duckdb_loads_under_a_memory_cap_and_give_it_back(tmp_path: Path) -> None:
+    engine = engine_for_url(f"duckdb:///{tmp_path / 'cap.duckdb'}")
+    with engine.connect() as conn:
+        before = memory_limit(conn)
+        with duck._memory_capped(conn):
+            assert memory_limit(conn) == "381.4 MiB"  # 400MB as DuckDB shows it
+        assert memory_limit(conn) == before
+    engine.dispose()
+
+
+def test_a_memory_limit_in_the_url_is_the_users_choice(tmp_path: Path) -> None:
+    engine = engine_for_url(f"duckdb:///{tmp_path / 'cap.duckdb'}?memory_limit=1GB")
+    with engine.connect() as conn, duck._memory_capped(conn):
+        assert memory_limit(conn) == "953.6 MiB"
+    engine.dispose()
