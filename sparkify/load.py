@@ -160,7 +160,8 @@ def run(
             stager.analyze(conn, *STAGING_TABLES)
         if mode == "full":
             _clear_star(conn, report)
-        _merge(conn, report, progress.begin_step, stager.parts(conn))
+        parts = stager.parts(report.staged.get("staging_events", 0))
+        _merge(conn, report, progress.begin_step, parts)
         with report.timed("ledger"):
             ledger.record(
                 conn,

@@ -208,8 +208,8 @@ class Stager(Protocol):
         """Insert many rows fast (the backend's bulk path), inside the transaction."""
         ...
 
-    def parts(self, conn: sa.Connection) -> int:
-        """In how many parts to run the merges over the staged events (1: whole)."""
+    def parts(self, staged_events: int) -> int:
+        """In how many parts to run the merges over ``staged_events`` events (1: whole)."""
         ...
 
     def stage(
@@ -286,7 +286,7 @@ class LockingStager:
             columns = ", ".join(c.name for c in table.columns if c.name in PLANNED_COLUMNS)
             conn.execute(sa.text(f"ANALYZE {qualified_name(conn, table)} ({columns})"))
 
-    def parts(self, conn: sa.Connection) -> int:
+    def parts(self, staged_events: int) -> int:
         """One part: PostgreSQL and Redshift plan and spill a whole batch well."""
         return 1
 

@@ -19,7 +19,6 @@ import orjson
 import sqlalchemy as sa
 
 from sparkify.errors import LoadInProgressError
-from sparkify.models import staging_events
 from sparkify.staging.base import EmulatedStager, RowSink
 from sparkify.staging.sql_names import qualified_name
 
@@ -90,7 +89,7 @@ class DuckDBStager(EmulatedStager):
     def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
         """Nothing to do: DuckDB's optimizer reads table cardinalities directly."""
 
-    def parts(self, conn: sa.Connection) -> int:
+    def parts(self, staged_events: int) -> int:
         """One part per :data:`EVENTS_PER_PART` staged events.
 
         A DuckDB statement holds its whole working set (window partitions, hash
@@ -101,8 +100,7 @@ class DuckDBStager(EmulatedStager):
         ("Invalid unicode (byte sequence mismatch) detected in segment
         statistics update", reproduced outside sparkify) where the parts succeed.
         """
-        staged = conn.execute(sa.select(sa.func.count()).select_from(staging_events)).scalar_one()
-        return max(1, -(-int(staged) // EVENTS_PER_PART))
+        return max(1, -(-staged_events // EVENTS_PER_PART))
 
     #: Seconds between attempts to open a file another process holds.
     retry_every = 0.25

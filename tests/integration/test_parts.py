@@ -46,8 +46,8 @@ def whole_and_parted(
     parted = make_engine(backend, pg_url, tmp_path, build=True)
     one = load.run(whole, settings_for(whole, sources))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(LockingStager, "parts", lambda self, conn: parts)
-        patch.setattr(duck.DuckDBStager, "parts", lambda self, conn: parts)
+        patch.setattr(LockingStager, "parts", lambda self, staged: parts)
+        patch.setattr(duck.DuckDBStager, "parts", lambda self, staged: parts)
         many = load.run(parted, settings_for(parted, sources))
     return one, many, whole, parted
 
@@ -79,8 +79,8 @@ def test_duckdb_splits_merges_and_staging_inserts_by_size(
     seen: list[int] = []
     real_parts = duck.DuckDBStager.parts
 
-    def spy(self: duck.DuckDBStager, conn: sa.Connection) -> int:
-        seen.append(real_parts(self, conn))
+    def spy(self: duck.DuckDBStager, staged: int) -> int:
+        seen.append(real_parts(self, staged))
         return seen[-1]
 
     monkeypatch.setattr(duck.DuckDBStager, "parts", spy)
