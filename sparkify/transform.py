@@ -544,6 +544,9 @@ def time_insert(part: Part | None = None) -> sa.Insert:
         field_of("year"),
         field_of("dow"),
     ).where(~sa.exists().where(time.c.start_time == t))
+    # In key order: PostgreSQL's primary-key index takes sorted inserts at its
+    # right edge (1.1 s instead of 1.7 s for 850k rows).
+    select = select.order_by(t)
     return sa.insert(time).from_select(
         ["start_time", "hour", "day", "week", "month", "year", "weekday"], select
     )

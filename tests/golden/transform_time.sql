@@ -4,4 +4,4 @@ FROM staging_events
 WHERE staging_events.page = 'NextSong' AND staging_events.user_id IS NOT NULL) AS new_times
 WHERE NOT (EXISTS (SELECT *
 FROM time
-WHERE time.start_time = new_times.start_time))
+WHERE time.start_time = new_times.start_time)) ORDER BY new_times.start_time

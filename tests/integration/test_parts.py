@@ -1,6 +1,7 @@
 """Merges run in parts (DuckDB splits big batches so memory stays flat): the same
 rows as one statement per step, on both backends, whatever the number of parts;
-and DuckDB's load-time memory cap is set for the load and given back after it."""
+DuckDB's load-time memory cap is set for the load and given back after it, and
+PostgreSQL's planner settings last as long as the load's transaction."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sparkify import load
 from sparkify.db import engine_for_url
 from sparkify.staging import duckdb as duck
 from sparkify.staging.base import LockingStager
+from sparkify.staging.postgres import PostgresStager
 from sparkify.transform import Part, songplays_insert
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, settings_for, star_snapshot
@@ -122,3 +124,19 @@ def test_a_memory_limit_in_the_url_is_the_users_choice(tmp_path: Path) -> None:
     with engine.connect() as conn, duck._memory_capped(conn):
         assert memory_limit(conn) == "953.6 MiB"
     engine.dispose()
+
+
+def pg_settings(conn: sa.Connection) -> dict[str, str]:
+    names = ("enable_nestloop", "work_mem", "jit")
+    return {name: str(conn.exec_driver_sql(f"SHOW {name}").scalar_one()) for name in names}
+
+
+def test_postgresql_tunes_the_load_transaction_only(pg_engine: sa.Engine) -> None:
+    with pg_engine.connect() as conn:
+        before = pg_settings(conn)
+    session = PostgresStager().session(pg_engine, wait=False, timeout=0, notify=print)
+    with session as conn:
+        assert pg_settings(conn) == {"enable_nestloop": "off", "work_mem": "64MB", "jit": "off"}
+    with pg_engine.connect() as conn:
+        assert pg_settings(conn) == before  # SET LOCAL: gone with the transaction
+    assert before["jit"] == "on"  # the server's default, so the test shows a change
