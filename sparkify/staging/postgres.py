@@ -51,12 +51,15 @@ class PostgresStager(EmulatedStager):
         warehouse). A bulk load wants hash and merge joins, and sorts and hashes
         in memory. JIT compilation is off: the transforms are one-off statements,
         and compiling them cost more than it saved (0.26 s for the songplays
-        merge of a 1M-event load, 4% of the statement). SET LOCAL ends with the
-        transaction.
+        merge of a 1M-event load, 4% of the statement). ANALYZE of the staging
+        tables samples 3,000 rows instead of 30,000 (statistics target 10): the
+        plans need the tables' sizes, not fine histograms, and it takes 0.02 s
+        instead of 0.25 s. SET LOCAL ends with the transaction.
         """
         conn.execute(sa.text("SET LOCAL enable_nestloop = off"))
         conn.execute(sa.text("SET LOCAL work_mem = '64MB'"))
         conn.execute(sa.text("SET LOCAL jit = off"))
+        conn.execute(sa.text("SET LOCAL default_statistics_target = 10"))
 
     def lock(
         self, conn: sa.Connection, *, wait: bool, timeout: float, notify: Callable[[str], None]

@@ -127,7 +127,7 @@ def test_a_memory_limit_in_the_url_is_the_users_choice(tmp_path: Path) -> None:
 
 
 def pg_settings(conn: sa.Connection) -> dict[str, str]:
-    names = ("enable_nestloop", "work_mem", "jit")
+    names = ("enable_nestloop", "work_mem", "jit", "default_statistics_target")
     return {name: str(conn.exec_driver_sql(f"SHOW {name}").scalar_one()) for name in names}
 
 
@@ -136,7 +136,12 @@ def test_postgresql_tunes_the_load_transaction_only(pg_engine: sa.Engine) -> Non
         before = pg_settings(conn)
     session = PostgresStager().session(pg_engine, wait=False, timeout=0, notify=print)
     with session as conn:
-        assert pg_settings(conn) == {"enable_nestloop": "off", "work_mem": "64MB", "jit": "off"}
+        assert pg_settings(conn) == {
+            "enable_nestloop": "off",
+            "work_mem": "64MB",
+            "jit": "off",
+            "default_statistics_target": "10",
+        }
     with pg_engine.connect() as conn:
         assert pg_settings(conn) == before  # SET LOCAL: gone with the transaction
     assert before["jit"] == "on"  # the server's default, so the test shows a change
