@@ -188,10 +188,17 @@ def _clear_star(conn: sa.Connection, report: LoadReport) -> None:
 def _merge(
     conn: sa.Connection, report: LoadReport, begin_step: Callable[[str], None], parts: int
 ) -> None:
+    ranges: list[transform.TsRange] = []
     for step in transform.STEPS:
         begin_step(step.name)
-        if step.in_parts and parts > 1:
+        if step.shares == "user_id" and parts > 1:
             statements = [step.build(transform.Part(i, parts)) for i in range(parts)]
+        elif step.shares == "ts" and parts > 1:
+            if not ranges:  # timed as part of the first step that needs them
+                with report.timed(step.name):
+                    lowest = conn.execute(transform.ts_bounds(parts)).scalars().all()
+                ranges = transform.ts_ranges(lowest)
+            statements = [step.build(share) for share in ranges]
         else:
             statements = [step.build()]
         with report.timed(step.name):

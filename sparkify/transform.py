@@ -37,9 +37,10 @@ statement on Redshift, PostgreSQL and DuckDB.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -151,26 +152,90 @@ def _asc(column: ColumnElement[Any], text: bool = False) -> ColumnElement[Any]:
 
 @dataclass(frozen=True)
 class Part:
-    """One of ``count`` disjoint shares of the staged events, for statements run in parts.
+    """One of ``count`` disjoint shares of the staged events by a key: ``key mod count = index``.
 
     A statement that groups events by a key can run once per share of that key
-    (``key mod count = index``) and give the same rows as one run over all of
-    them, provided every group lies in one share: users group by user_id,
-    songplays by (user_id, session_id, ts), time by ts. DuckDB runs its big
-    merges in parts so each statement's working memory stays the same whatever
-    the batch size (see :meth:`sparkify.staging.base.Stager.parts`).
+    and give the same rows as one run over all of them, provided every group
+    lies in one share: users group by user_id. DuckDB runs its big merges in
+    parts so each statement's working memory stays the same whatever the batch
+    size (see :meth:`sparkify.staging.base.Stager.parts`).
     """
 
     index: int
     count: int
 
+    def condition(self, key: ColumnElement[int]) -> list[ColumnElement[bool]]:
+        """The condition that ``key`` falls in this share (none for a single part)."""
+        if self.count == 1:
+            return []
+        share = ((key % self.count) + self.count) % self.count  # in [0, count), negatives too
+        return [share == self.index]
 
-def _within(select: sa.Select[Any], key: ColumnElement[int], part: Part | None) -> sa.Select[Any]:
-    """``select`` limited to ``part`` of its rows by ``key`` (all of them for ``None``)."""
-    if part is None or part.count == 1:
-        return select
-    share = ((key % part.count) + part.count) % part.count  # in [0, count) for negative keys too
-    return select.where(share == part.index)
+
+@dataclass(frozen=True)
+class TsRange:
+    """A share of the staged events by ts: ``lower <= ts < upper`` (``None``: unbounded).
+
+    songplays group by (user_id, session_id, ts) and time by ts, so a range of
+    ts holds whole groups. Log files arrive a day at a time, so a range is also
+    a contiguous stretch of ``staging_events``: DuckDB skips the row groups
+    outside it and works on full vectors, where a modulo share keeps one row in
+    ``count`` of every vector (at 5M events that cost 80 MB more per part, and
+    every part read the whole table). :func:`ts_bounds` picks ranges of equal
+    numbers of plays.
+    """
+
+    lower: int | None = None
+    upper: int | None = None
+
+    def condition(self, key: ColumnElement[int]) -> list[ColumnElement[bool]]:
+        """The condition that ``key`` falls in this range (none when unbounded)."""
+        bounds: list[ColumnElement[bool]] = []
+        if self.lower is not None:
+            bounds.append(key >= self.lower)
+        if self.upper is not None:
+            bounds.append(key < self.upper)
+        return bounds
+
+
+def _within(
+    select: sa.Select[Any], key: ColumnElement[int], share: Part | TsRange | None
+) -> sa.Select[Any]:
+    """``select`` limited to ``share`` of its rows by ``key`` (all of them for ``None``)."""
+    return select if share is None else select.where(*share.condition(key))
+
+
+def _plays() -> list[ColumnElement[bool]]:
+    """Rule 2's events: NextSong pages of logged-in users."""
+    e = staging_events.c
+    return [e.page == NEXT_SONG, e.user_id.is_not(None)]
+
+
+def ts_bounds(count: int) -> sa.Select[Any]:
+    """The smallest ts of each of ``count`` tiles of the staged plays, in order (NTILE).
+
+    Tiles hold equal numbers of plays; their smallest ts values, deduplicated,
+    cut the plays into the ranges of :func:`ts_ranges`.
+    """
+    e = staging_events.c
+    tiles = (
+        sa.select(e.ts, sa.func.ntile(count).over(order_by=e.ts).label("tile"))
+        .where(*_plays())
+        .subquery("tiles")
+    )
+    lowest = sa.func.min(tiles.c.ts)
+    return sa.select(lowest).group_by(tiles.c.tile).order_by(lowest)
+
+
+def ts_ranges(lowest: Sequence[int]) -> list[TsRange]:
+    """Disjoint ranges covering every ts, cut at the tiles' smallest values but the first.
+
+    Equal values fall in one range, so a tile boundary inside a run of equal ts
+    makes a smaller range, never a split group.
+    """
+    cuts = sorted(set(lowest))[1:]
+    edges: list[int | None] = [None, *cuts, None]
+    return [TsRange(lower, upper) for lower, upper in itertools.pairwise(edges)]
 
 
 # -- songs (rule 5) ---------------------------------------------------------------------
@@ -406,7 +471,7 @@ def best_song_matches() -> sa.Subquery:
     )
 
 
-def staged_plays(part: Part | None = None) -> sa.Subquery:
+def staged_plays(part: TsRange | None = None) -> sa.Subquery:
     """Rule 2: NextSong events of logged-in users, one per (user_id, session_id, ts)."""
     e = staging_events.c
     ranked = _within(
@@ -426,14 +491,14 @@ def staged_plays(part: Part | None = None) -> sa.Subquery:
                 order_by=[_asc(e.item_in_session), _asc(e.level, True), _asc(e.song, True)],
             )
             .label("rn"),
-        ).where(e.page == NEXT_SONG, e.user_id.is_not(None)),
-        e.user_id,
+        ).where(*_plays()),
+        e.ts,
         part,
     ).subquery("ranked_plays")
     return sa.select(ranked).where(ranked.c.rn == 1).subquery("staged_plays")
 
 
-def songplays_insert(part: Part | None = None) -> sa.Insert:
+def songplays_insert(part: TsRange | None = None) -> sa.Insert:
     """Rules 2 and 3: insert new songplays, matched to the catalogue (songs already merged)."""
     play, match = staged_plays(part), best_song_matches()
     started = start_time(play.c.ts)
@@ -520,13 +585,11 @@ def songplays_rematch() -> sa.Update:
 # -- time (rule 7) ----------------------------------------------------------------------
 
 
-def time_insert(part: Part | None = None) -> sa.Insert:
+def time_insert(part: TsRange | None = None) -> sa.Insert:
     """Rule 7: one row per new songplay start_time, its parts in UTC."""
     e = staging_events.c
     starts = _within(
-        sa.select(start_time(e.ts).label("start_time"))
-        .where(e.page == NEXT_SONG, e.user_id.is_not(None))
-        .distinct(),
+        sa.select(start_time(e.ts).label("start_time")).where(*_plays()).distinct(),
         e.ts,
         part,
     ).subquery("new_times")
@@ -558,8 +621,9 @@ class Step(NamedTuple):
     name: str
     table: sa.Table
     build: Callable[..., sa.Insert | sa.Update]
-    #: whether ``build`` takes a :class:`Part` of the staged events
-    in_parts: bool = False
+    #: how ``build`` takes a share of the staged events: a :class:`Part` of the
+    #: users (``"user_id"``), a :class:`TsRange` (``"ts"``), or not at all
+    shares: Literal["user_id", "ts"] | None = None
 
 
 #: The merge steps of a load, in the order they must run.
@@ -567,9 +631,9 @@ STEPS: tuple[Step, ...] = (
     Step("songs", songs, songs_insert),
     Step("artists (update)", artists, artists_update),
     Step("artists", artists, artists_insert),
-    Step("users (update)", users, users_update, in_parts=True),
-    Step("users", users, users_insert, in_parts=True),
-    Step("songplays", songplays, songplays_insert, in_parts=True),
+    Step("users (update)", users, users_update, shares="user_id"),
+    Step("users", users, users_insert, shares="user_id"),
+    Step("songplays", songplays, songplays_insert, shares="ts"),
     Step("songplays (re-match)", songplays, songplays_rematch),
-    Step("time", time, time_insert, in_parts=True),
+    Step("time", time, time_insert, shares="ts"),
 )

@@ -99,6 +99,8 @@ class DuckDBStager(EmulatedStager):
         the 5M-event songplays merge in one statement fails in DuckDB 2.0.1
         ("Invalid unicode (byte sequence mismatch) detected in segment
         statistics update", reproduced outside sparkify) where the parts succeed.
+        The users merges take shares of user_id; songplays and time take ranges
+        of ts (:class:`sparkify.transform.TsRange`).
         """
         return max(1, -(-staged_events // EVENTS_PER_PART))
 

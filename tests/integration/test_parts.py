@@ -14,10 +14,19 @@ import sqlalchemy as sa
 
 from sparkify import load
 from sparkify.db import engine_for_url
+from sparkify.models import staging_events
 from sparkify.staging import duckdb as duck
 from sparkify.staging.base import LockingStager
 from sparkify.staging.postgres import PostgresStager
-from sparkify.transform import Part, songplays_insert
+from sparkify.transform import (
+    Part,
+    TsRange,
+    songplays_insert,
+    time_insert,
+    ts_bounds,
+    ts_ranges,
+    users_update,
+)
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, settings_for, star_snapshot
 
@@ -86,23 +95,71 @@ def test_duckdb_splits_merges_and_staging_inserts_by_size(
         return seen[-1]
 
     monkeypatch.setattr(duck.DuckDBStager, "parts", spy)
+    cut: list[list[TsRange]] = []
+    real_ranges = load.transform.ts_ranges
+    monkeypatch.setattr(
+        load.transform, "ts_ranges", lambda lowest: cut.append(real_ranges(lowest)) or cut[-1]
+    )
     report = load.run(engine, settings_for(engine, sources))
     staged = report.staged["staging_events"]
     assert seen == [-(-staged // 4)] and seen[0] > 1
+    assert len(cut) == 1 and len(cut[0]) > 1  # songplays and time ran in several ranges
     assert star_snapshot(engine) == star_snapshot(reference)  # staging tables included
     engine.dispose()
     reference.dispose()
 
 
+def compiled(statement: sa.Insert | sa.Update) -> str:
+    dialect = engine_for_url("duckdb:///:memory:").dialect
+    return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
 def test_a_part_is_a_share_of_the_key_that_negative_keys_fall_in() -> None:
-    sql = str(
-        songplays_insert(Part(1, 3)).compile(
-            dialect=engine_for_url("duckdb:///:memory:").dialect,
-            compile_kwargs={"literal_binds": True},
-        )
-    )
-    assert "(staging_events.user_id % 3 + 3) % 3 = 1" in sql
-    assert "%" not in str(songplays_insert().compile())
+    assert "(staging_events.user_id % 3 + 3) % 3 = 1" in compiled(users_update(Part(1, 3)))
+    assert "%" not in compiled(users_update(Part(0, 1)))  # one part: no condition
+    assert "%" not in compiled(users_update())
+
+
+def test_a_ts_range_bounds_the_plays_it_reads() -> None:
+    sql = compiled(songplays_insert(TsRange(100, 200)))
+    assert "staging_events.ts >= 100 AND staging_events.ts < 200" in sql
+    assert "staging_events.ts >= 7" in compiled(time_insert(TsRange(7, None)))
+    assert "staging_events.ts >=" not in compiled(time_insert(TsRange()))
+    assert compiled(songplays_insert(TsRange())) == compiled(songplays_insert())
+
+
+@pytest.mark.parametrize(
+    ("lowest", "ranges"),
+    [
+        ([], [TsRange()]),
+        ([5], [TsRange()]),
+        ([1, 4, 9], [TsRange(None, 4), TsRange(4, 9), TsRange(9, None)]),
+        # a run of equal ts across tiles: one range holds it whole
+        ([1, 1, 2], [TsRange(None, 2), TsRange(2, None)]),
+        ([9, 4, 4, 1], [TsRange(None, 4), TsRange(4, 9), TsRange(9, None)]),
+    ],
+)
+def test_ts_ranges_cover_every_ts_once(lowest: list[int], ranges: list[TsRange]) -> None:
+    assert ts_ranges(lowest) == ranges
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ts_bounds_cut_the_plays_into_tiles_of_equal_size(
+    backend: str, pg_url: sa.URL, tmp_path: Path
+) -> None:
+    engine = make_engine(backend, pg_url, tmp_path, build=True)
+    plays = [(t, "NextSong", 1) for t in (10, 10, 10, 10, 20, 30, 40, 50, 60)]
+    others = [(1, "Home", 1), (2, "NextSong", None)]
+    rows = [
+        {"ts": ts, "page": page, "user_id": user, "session_id": 1}
+        for ts, page, user in plays + others
+    ]
+    with engine.connect() as conn:
+        conn.execute(sa.insert(staging_events), rows)
+        lowest = conn.execute(ts_bounds(3)).scalars().all()
+        assert lowest == [10, 10, 40]  # not plays: ts 1 (Home), 2 (no user)
+        assert ts_ranges(lowest) == [TsRange(None, 40), TsRange(40, None)]
+    engine.dispose()
 
 
 def memory_limit(conn: sa.Connection) -> str:
