@@ -197,6 +197,21 @@ class TsRange:
             bounds.append(key < self.upper)
         return bounds
 
+    def start_times(self, column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        """The condition that a star table's ``start_time`` lies in this range.
+
+        :func:`start_time` is strictly increasing (exact milliseconds), so a
+        play of this range can only meet stored rows of this range: stating it
+        keeps each part's NOT EXISTS to its own share of songplays and time
+        instead of the whole, growing table.
+        """
+        bounds: list[ColumnElement[bool]] = []
+        if self.lower is not None:
+            bounds.append(column >= start_time(sa.literal(self.lower, sa.BigInteger)))
+        if self.upper is not None:
+            bounds.append(column < start_time(sa.literal(self.upper, sa.BigInteger)))
+        return bounds
+
 
 def _within(
     select: sa.Select[Any], key: ColumnElement[int], share: Part | TsRange | None
@@ -532,6 +547,7 @@ def songplays_insert(part: TsRange | None = None) -> sa.Insert:
                 sp.user_id == play.c.user_id,
                 sp.session_id == play.c.session_id,
                 sp.start_time == started,
+                *(part.start_times(sp.start_time) if part else ()),
             )
         )
     )
@@ -606,7 +622,12 @@ def time_insert(part: TsRange | None = None) -> sa.Insert:
         field_of("month"),
         field_of("year"),
         field_of("dow"),
-    ).where(~sa.exists().where(time.c.start_time == t))
+    ).where(
+        ~sa.exists().where(
+            time.c.start_time == t,
+            *(part.start_times(time.c.start_time) if part else ()),
+        )
+    )
     # In key order: PostgreSQL's primary-key index takes sorted inserts at its
     # right edge (1.1 s instead of 1.7 s for 850k rows).
     select = select.order_by(t)

@@ -123,6 +123,9 @@ def test_a_part_is_a_share_of_the_key_that_negative_keys_fall_in() -> None:
 def test_a_ts_range_bounds_the_plays_it_reads() -> None:
     sql = compiled(songplays_insert(TsRange(100, 200)))
     assert "staging_events.ts >= 100 AND staging_events.ts < 200" in sql
+    # each part's NOT EXISTS reads only its own range of the star table
+    assert "songplays.start_time >= epoch_ms(100) AND songplays.start_time < epoch_ms(200)" in sql
+    assert "time.start_time >= epoch_ms(7)" in compiled(time_insert(TsRange(7, None)))
     assert "staging_events.ts >= 7" in compiled(time_insert(TsRange(7, None)))
     assert "staging_events.ts >=" not in compiled(time_insert(TsRange()))
     assert compiled(songplays_insert(TsRange())) == compiled(songplays_insert())
