@@ -174,7 +174,7 @@ def test_duckdb_loads_under_a_memory_cap_and_give_it_back(tmp_path: Path) -> Non
     with engine.connect() as conn:
         before = memory_limit(conn)
         with duck._memory_capped(conn):
-            assert memory_limit(conn) == "381.4 MiB"  # 400MB as DuckDB shows it
+            assert memory_limit(conn) == "244.1 MiB"  # 256MB as DuckDB shows it
         assert memory_limit(conn) == before
     engine.dispose()
 
