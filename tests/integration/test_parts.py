@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,33 @@ def test_postgresql_tunes_the_load_transaction_only(pg_engine: sa.Engine) -> Non
     with pg_engine.connect() as conn:
         assert pg_settings(conn) == before  # SET LOCAL: gone with the transaction
     assert before["jit"] == "on"  # the server's default, so the test shows a change
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_incremental_load_in_parts_finds_the_rows_already_stored(
+    backend: str, pg_url: sa.URL, tmp_path: Path, sources: dict[str, Path]
+) -> None:
+    """A later file replaying every earlier event: each range's NOT EXISTS must see them."""
+    root = tmp_path / "sources"
+    shutil.copytree(sources["log_data"].parent, root)
+    paths = {
+        key: root / path.relative_to(sources["log_data"].parent) for key, path in sources.items()
+    }
+    whole = make_engine(backend, pg_url, tmp_path, build=True)
+    parted = make_engine(backend, pg_url, tmp_path, build=True)
+    load.run(parted, settings_for(parted, paths))  # the month, in one part
+    days = sorted(paths["log_data"].rglob("*.json"))
+    replay = [line for day in days for line in day.read_text().splitlines() if line.strip()]
+    late = fx.ms(dt.datetime(2018, 11, 5, 9))
+    replay.append(json.dumps(fx.event(late, "91", session=4, item=0)))
+    (days[-1].parent / "2018-11-05-events.json").write_text("\n".join(replay))
+    load.run(whole, settings_for(whole, paths))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LockingStager, "parts", lambda self, staged: 3)
+        patch.setattr(duck.DuckDBStager, "parts", lambda self, staged: 3)
+        report = load.run(parted, settings_for(parted, paths))
+    assert report.staged["staging_events"] == len(replay)
+    assert report.inserted["songplays"] == 1  # only the new event's play
+    assert star_snapshot(parted, staging=False) == star_snapshot(whole, staging=False)
+    whole.dispose()
+    parted.dispose()
