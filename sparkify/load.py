@@ -188,20 +188,19 @@ def _clear_star(conn: sa.Connection, report: LoadReport) -> None:
 def _merge(
     conn: sa.Connection, report: LoadReport, begin_step: Callable[[str], None], parts: int
 ) -> None:
-    ranges: list[transform.TsRange] = []
+    ranges: list[transform.TsRange] = []  # found by the first step over ts ranges
     for step in transform.STEPS:
         begin_step(step.name)
-        if step.shares == "user_id" and parts > 1:
-            statements = [step.build(transform.Part(i, parts)) for i in range(parts)]
-        elif step.shares == "ts" and parts > 1:
-            if not ranges:  # timed as part of the first step that needs them
-                with report.timed(step.name):
-                    lowest = conn.execute(transform.ts_bounds(parts)).scalars().all()
-                ranges = transform.ts_ranges(lowest)
-            statements = [step.build(share) for share in ranges]
-        else:
-            statements = [step.build()]
         with report.timed(step.name):
+            if parts <= 1 or step.shares is None:
+                statements = [step.build()]
+            elif step.shares == "user_id":
+                statements = [step.build(transform.Part(i, parts)) for i in range(parts)]
+            else:
+                if not ranges:
+                    lowest = conn.execute(transform.ts_bounds(parts)).scalars().all()
+                    ranges = transform.ts_ranges(lowest)
+                statements = [step.build(share) for share in ranges]
             for statement in statements:
                 # SQLAlchemy keeps INSERT ... SELECT row counts only when asked.
                 options = statement.execution_options(preserve_rowcount=True)

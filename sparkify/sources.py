@@ -396,9 +396,7 @@ def _iter_local(prefix: str, suffix: str) -> Iterator[SourceObject]:
             try:
                 obj = _local_object(path)
             except OSError as exc:
-                raise SourceError(
-                    prefix, f"cannot list {exc.filename}: {exc.strerror or exc}"
-                ) from None
+                raise _cannot_list(prefix, exc) from None
             found += 1
             yield obj
         else:
@@ -409,6 +407,10 @@ def _iter_local(prefix: str, suffix: str) -> Iterator[SourceObject]:
     if others:
         raise SourceError(prefix, _not_sources_reason(others, suffix, other_example))
     raise SourceError(prefix, f"the folder {root} holds no files")
+
+
+def _cannot_list(prefix: str, exc: OSError) -> SourceError:
+    return SourceError(prefix, f"cannot list {exc.filename}: {exc.strerror or exc}")
 
 
 def _walk_sorted(prefix: str, folder: str) -> Iterator[tuple[str, str]]:
@@ -425,7 +427,7 @@ def _walk_sorted(prefix: str, folder: str) -> Iterator[tuple[str, str]]:
                 (entry.name + "/" if entry.is_dir() else entry.name, entry) for entry in scan
             )
     except OSError as exc:
-        raise SourceError(prefix, f"cannot list {exc.filename}: {exc.strerror or exc}") from None
+        raise _cannot_list(prefix, exc) from None
     for key, entry in entries:
         if key.endswith("/"):
             if not entry.name.startswith(".") and not entry.is_symlink():

@@ -190,12 +190,7 @@ class TsRange:
 
     def condition(self, key: ColumnElement[int]) -> list[ColumnElement[bool]]:
         """The condition that ``key`` falls in this range (none when unbounded)."""
-        bounds: list[ColumnElement[bool]] = []
-        if self.lower is not None:
-            bounds.append(key >= self.lower)
-        if self.upper is not None:
-            bounds.append(key < self.upper)
-        return bounds
+        return self._bounds(key, lambda ts: ts)
 
     def start_times(self, column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
         """The condition that a star table's ``start_time`` lies in this range.
@@ -205,11 +200,17 @@ class TsRange:
         keeps each part's NOT EXISTS to its own share of songplays and time
         instead of the whole, growing table.
         """
+        return self._bounds(column, lambda ts: start_time(sa.literal(ts, sa.BigInteger)))
+
+    def _bounds(
+        self, column: ColumnElement[Any], at: Callable[[int], Any]
+    ) -> list[ColumnElement[bool]]:
+        """``at(lower) <= column < at(upper)``, leaving out the unbounded sides."""
         bounds: list[ColumnElement[bool]] = []
         if self.lower is not None:
-            bounds.append(column >= start_time(sa.literal(self.lower, sa.BigInteger)))
+            bounds.append(column >= at(self.lower))
         if self.upper is not None:
-            bounds.append(column < start_time(sa.literal(self.upper, sa.BigInteger)))
+            bounds.append(column < at(self.upper))
         return bounds
 
 
