@@ -150,7 +150,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="size of the row-by-row baseline (default: small if selected, else the "
         "smallest selected size of at most 100k events)",
     )
-    parser.add_argument("--rowwise-repeat", type=int, default=1, help="row-by-row runs (default 1)")
+    parser.add_argument(
+        "--rowwise-repeat",
+        type=int,
+        default=3,
+        help="row-by-row runs, taking turns with sparkify's PostgreSQL full loads of "
+        "their size (default 3)",
+    )
     parser.add_argument("--no-rowwise", action="store_true", help="skip the row-by-row baseline")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.rowwise_repeat < 1:
@@ -466,12 +472,29 @@ class Bench:
     def measure_full(self, size: Size, backend: str, folder: Path) -> None:
         """``--repeat`` full loads, each on a fresh warehouse in a fresh process."""
         for repeat in range(1, self.args.repeat + 1):
-            label = self.tick(f"{size.name} {backend} full #{repeat}")
-            with self.warehouses.fresh(backend) as warehouse:
-                self.warehouses.checkpoint(warehouse)
-                result = run_worker(_load_job(warehouse, folder, "full"), self.cwd)
-            self.runs.append(Run(size.name, backend, "full", repeat, result))
-            log(f"{label}: {_describe(result)}")
+            self.full_once(size, backend, folder, repeat)
+
+    def measure_full_and_rowwise(self, size: Size, folder: Path) -> None:
+        """PostgreSQL full loads and row-by-row loads of one size, taking turns.
+
+        The ratio compares the two loaders' medians, so they are measured side by
+        side: whatever else the machine is doing slows both alike, which it would
+        not if one ran minutes (and several bigger loads) after the other.
+        """
+        for repeat in range(1, max(self.args.repeat, self.args.rowwise_repeat) + 1):
+            if repeat <= self.args.repeat:
+                self.full_once(size, "postgresql", folder, repeat)
+            if repeat <= self.args.rowwise_repeat:
+                self.rowwise_once(size, folder, repeat)
+
+    def full_once(self, size: Size, backend: str, folder: Path, repeat: int) -> None:
+        """One full load on a fresh warehouse in a fresh process."""
+        label = self.tick(f"{size.name} {backend} full #{repeat}")
+        with self.warehouses.fresh(backend) as warehouse:
+            self.warehouses.checkpoint(warehouse)
+            result = run_worker(_load_job(warehouse, folder, "full"), self.cwd)
+        self.runs.append(Run(size.name, backend, "full", repeat, result))
+        log(f"{label}: {_describe(result)}")
 
     def measure_incremental(self, size: Size, backend: str, folder: Path) -> None:
         """``--repeat`` incremental loads of the last day on top of the other days.
@@ -506,24 +529,28 @@ class Bench:
     def measure_rowwise(self, size: Size, folder: Path) -> None:
         """``--rowwise-repeat`` row-by-row loads into fresh PostgreSQL databases."""
         for repeat in range(1, self.args.rowwise_repeat + 1):
-            label = self.tick(f"{size.name} postgresql row-by-row #{repeat}")
-            with self.warehouses.fresh("postgresql") as warehouse:
-                self.warehouses.checkpoint(warehouse)
-                job = {
-                    "kind": "rowwise",
-                    "conninfo": warehouse.conninfo,
-                    "max_events": self.args.rowwise_events,
-                    **_sources(folder),
-                }
-                result = run_worker(job, self.cwd)
-            self.rowwise_results.append(result)
-            seconds = float(result["estimated_seconds"])
-            capped = " (estimated)" if result["capped"] else ""
-            log(
-                f"{label}: {seconds:.2f} s{capped}, {result['events']:,} of "
-                f"{result['events_total']:,} events timed, "
-                f"{result['events_total'] / seconds:,.0f} events/s"
-            )
+            self.rowwise_once(size, folder, repeat)
+
+    def rowwise_once(self, size: Size, folder: Path, repeat: int) -> None:
+        """One row-by-row load into a fresh PostgreSQL database, in a fresh process."""
+        label = self.tick(f"{size.name} postgresql row-by-row #{repeat}")
+        with self.warehouses.fresh("postgresql") as warehouse:
+            self.warehouses.checkpoint(warehouse)
+            job = {
+                "kind": "rowwise",
+                "conninfo": warehouse.conninfo,
+                "max_events": self.args.rowwise_events,
+                **_sources(folder),
+            }
+            result = run_worker(job, self.cwd)
+        self.rowwise_results.append(result)
+        seconds = float(result["estimated_seconds"])
+        capped = " (estimated)" if result["capped"] else ""
+        log(
+            f"{label}: {seconds:.2f} s{capped}, {result['events']:,} of "
+            f"{result['events_total']:,} events timed, "
+            f"{result['events_total'] / seconds:,.0f} events/s"
+        )
 
 
 # --------------------------------------------------------------------------- machine
@@ -716,13 +743,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             folders = {}
             for name in dict.fromkeys([*args.sizes, *([rw_size] if rw_size else [])]):
                 folders[name] = ensure_data(SIZES[name], args.seed, args.data_dir)
+            # The row-by-row runs take turns with sparkify's PostgreSQL full loads
+            # of their size when both are measured; otherwise they come last.
+            side_by_side = rw_size in args.sizes and "full" in args.modes
             for name in args.sizes:
                 for backend in args.backends:
                     if "full" in args.modes:
-                        bench.measure_full(SIZES[name], backend, folders[name])
+                        if side_by_side and name == rw_size and backend == "postgresql":
+                            bench.measure_full_and_rowwise(SIZES[name], folders[name])
+                        else:
+                            bench.measure_full(SIZES[name], backend, folders[name])
                     if "incremental" in args.modes:
                         bench.measure_incremental(SIZES[name], backend, folders[name])
-            if rw_size:
+            if rw_size and not side_by_side:
                 bench.measure_rowwise(SIZES[rw_size], folders[rw_size])
         except BenchmarkError as exc:
             log(f"error: {exc}")

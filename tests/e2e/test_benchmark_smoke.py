@@ -81,8 +81,26 @@ def test_tiny_benchmark_prints_the_tables_and_writes_the_results(
     incremental = [r for r in loads if r["mode"] == "incremental"]
     assert all(0 < _number(r["events"]) < 2000 for r in incremental)  # the last day only
 
+    # The row-by-row runs (3 by default) come right after the PostgreSQL full load
+    # of their size, before anything else runs.
+    order = [
+        line.split("] ", 1)[1].split(":", 1)[0]
+        for line in captured.err.splitlines()
+        if line.startswith("[")
+    ]
+    assert order == [
+        "tiny duckdb full #1",
+        "tiny duckdb incremental #1",
+        "tiny postgresql full #1",
+        "tiny postgresql row-by-row #1",
+        "tiny postgresql row-by-row #2",
+        "tiny postgresql row-by-row #3",
+        "tiny postgresql incremental #1",
+    ]
+
     rowwise = _table(out, "| size | song files")
     assert len(rowwise) == 1
+    assert rowwise[0]["runs"] == "3"
     assert rowwise[0]["events timed"].startswith("200 of 2,000")
     assert _number(rowwise[0]["events/s"]) > 0
     assert "x faster" in out

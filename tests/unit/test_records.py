@@ -3,8 +3,11 @@ records into staging rows or bad-record errors, as Redshift's COPY ... FORMAT JS
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -614,3 +617,96 @@ def test_the_generated_row_function_accepts_and_rejects_as_the_general_converter
         assert isinstance(found, tuple) and found[:2] == expected[:2]
     else:
         assert found == expected
+
+
+# -- lines short enough that any text fits: only the value's type is checked ----------------
+
+
+def _outcome(builder: RowBuilder, record: dict[str, object]) -> object:
+    try:
+        return builder.build_slowly(record)
+    except BadValue as exc:
+        return ("bad", exc.column, exc.reason)
+
+
+def _loaded(builder: RowBuilder, line: bytes) -> object:
+    [result] = list(builder.rows(line, SOURCE))
+    if isinstance(result, BadRecordError):
+        return ("bad", result.column, result.reason)
+    return result
+
+
+_SHORT_TEXT = st.one_of(
+    st.text(max_size=40),  # any character but surrogates: escapes, NUL, emoji
+    st.text(alphabet='\u00e9\u20ac\U0001f600\x00\\"', max_size=60),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    record=st.dictionaries(
+        st.sampled_from(_EVENT_KEYS),
+        st.one_of(_VALUES.filter(lambda v: v not in (math.inf, -math.inf)), _SHORT_TEXT),
+    ),
+    ascii_only=st.booleans(),
+)
+def test_a_line_loads_as_the_general_converters_load_its_record(
+    record: dict[str, object], ascii_only: bool
+) -> None:
+    # Whatever path rows() takes for a line (short enough for every column or
+    # not, written with escapes or raw UTF-8), the row or the rejection is the
+    # general converters' one.
+    builder = RowBuilder(staging_events, [parse_path(f"$['{k}']") for k in _EVENT_KEYS])
+    line = json.dumps(record, ensure_ascii=ascii_only).encode()
+    expected = _outcome(builder, orjson.loads(line))
+    found = _loaded(builder, line)
+    if isinstance(expected, tuple) and expected[:1] == ("bad",):
+        assert isinstance(found, tuple) and found[:2] == expected[:2]
+    else:
+        assert found == expected
+
+
+def test_the_short_line_path_applies_up_to_the_shortest_varchar(events: RowBuilder) -> None:
+    assert events.shortest_text == TEXT
+    base = event_line(good_event(firstName=""))
+    pad = TEXT - len(base.encode())
+    at_limit = base.replace('"firstName":""', '"firstName":"' + "x" * pad + '"')
+    assert len(at_limit.encode()) == TEXT
+    [row] = list(events.rows(at_limit.encode(), SOURCE))
+    assert isinstance(row, tuple) and dict(zip(EVENT_COLUMNS, row, strict=True))["first_name"] == (
+        "x" * pad
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "good"),
+    [
+        ("\\u0000", False),  # NUL, escaped: the only way JSON holds one
+        ("a\\u0000", False),
+        ("\\\\u0000", True),  # a backslash, then "u0000": text, not NUL
+    ],
+)
+def test_a_nul_escape_in_a_short_line_is_still_found(
+    events: RowBuilder, text: str, good: bool
+) -> None:
+    line = event_line(good_event(lastName="XX")).replace('"XX"', f'"{text}"')
+    assert len(line.encode()) <= events.shortest_text
+    [result] = list(events.rows(line.encode(), SOURCE))
+    if good:
+        assert isinstance(result, tuple)
+        assert dict(zip(EVENT_COLUMNS, result, strict=True))["last_name"] == "\\u0000"
+    else:
+        assert isinstance(result, BadRecordError)
+        assert result.column == "last_name" and "NUL" in result.reason
+
+
+def test_text_too_long_for_its_column_is_bad_in_a_line_longer_than_the_column(
+    events: RowBuilder,
+) -> None:
+    # 260 two-byte characters: 520 bytes in a 512-byte column, in a line that
+    # fits the 1024-byte columns but not the 512-byte ones (the full checks run).
+    line = json.dumps(good_event(firstName="\u00e9" * 260), ensure_ascii=False).encode()
+    assert TEXT < len(line) <= LONG_TEXT
+    [result] = list(events.rows(line, SOURCE))
+    assert isinstance(result, BadRecordError) and result.column == "first_name"
+    assert "520 bytes" in result.reason
