@@ -161,7 +161,7 @@ def run(
         if mode == "full":
             _clear_star(conn, report)
         parts = stager.parts(report.staged.get("staging_events", 0))
-        _merge(conn, report, progress.begin_step, parts)
+        _merge(conn, report, progress.begin_step, parts, stager.release_memory)
         with report.timed("ledger"):
             ledger.record(
                 conn,
@@ -186,7 +186,11 @@ def _clear_star(conn: sa.Connection, report: LoadReport) -> None:
 
 
 def _merge(
-    conn: sa.Connection, report: LoadReport, begin_step: Callable[[str], None], parts: int
+    conn: sa.Connection,
+    report: LoadReport,
+    begin_step: Callable[[str], None],
+    parts: int,
+    release_memory: Callable[[sa.Connection], None],
 ) -> None:
     ranges: list[transform.TsRange] = []  # found by the first step over ts ranges
     for step in transform.STEPS:
@@ -202,6 +206,7 @@ def _merge(
                     ranges = transform.ts_ranges(lowest)
                 statements = [step.build(share) for share in ranges]
             for statement in statements:
+                release_memory(conn)
                 # SQLAlchemy keeps INSERT ... SELECT row counts only when asked.
                 options = statement.execution_options(preserve_rowcount=True)
                 count = conn.execute(options).rowcount

@@ -212,6 +212,10 @@ class Stager(Protocol):
         """In how many parts to run the merges over ``staged_events`` events (1: whole)."""
         ...
 
+    def release_memory(self, conn: sa.Connection) -> None:
+        """Before a merge statement: give back what the backend keeps cached in the process."""
+        ...
+
     def stage(
         self,
         conn: sa.Connection,
@@ -289,6 +293,9 @@ class LockingStager:
     def parts(self, staged_events: int) -> int:
         """One part: PostgreSQL and Redshift plan and spill a whole batch well."""
         return 1
+
+    def release_memory(self, conn: sa.Connection) -> None:
+        """Nothing: PostgreSQL and Redshift cache in their servers, not in this process."""
 
     def insert_rows(
         self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]

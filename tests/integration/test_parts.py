@@ -101,10 +101,21 @@ def test_duckdb_splits_merges_and_staging_inserts_by_size(
     monkeypatch.setattr(
         load.transform, "ts_ranges", lambda lowest: cut.append(real_ranges(lowest)) or cut[-1]
     )
+    released: list[int] = []
+    real_release = duck.DuckDBStager.release_memory
+
+    def release(self: duck.DuckDBStager, conn: sa.Connection) -> None:
+        released.append(1)
+        real_release(self, conn)
+
+    monkeypatch.setattr(duck.DuckDBStager, "release_memory", release)
     report = load.run(engine, settings_for(engine, sources))
     staged = report.staged["staging_events"]
     assert seen == [-(-staged // 4)] and seen[0] > 1
     assert len(cut) == 1 and len(cut[0]) > 1  # songplays and time ran in several ranges
+    # The cache goes before every merge statement: 4 whole steps, 2 in user shares,
+    # 2 in ts ranges.
+    assert len(released) == 4 + 2 * seen[0] + 2 * len(cut[0])
     assert star_snapshot(engine) == star_snapshot(reference)  # staging tables included
     engine.dispose()
     reference.dispose()
@@ -184,6 +195,82 @@ def test_a_memory_limit_in_the_url_is_the_users_choice(tmp_path: Path) -> None:
     engine = engine_for_url(f"duckdb:///{tmp_path / 'cap.duckdb'}?memory_limit=1GB")
     with engine.connect() as conn, duck._memory_capped(conn):
         assert memory_limit(conn) == "953.6 MiB"
+    engine.dispose()
+
+
+def cached_mib(conn: sa.Connection) -> int:
+    """What DuckDB's buffer manager holds, in MiB (every tag)."""
+    query = "SELECT sum(memory_usage_bytes) // 1048576 FROM duckdb_memory()"
+    return int(conn.exec_driver_sql(query).scalar_one())
+
+
+def stage_a_little(conn: sa.Connection) -> None:
+    """Uncommitted rows of the load, which must survive the release, and about 80 MB
+    DuckDB holds in memory (a temporary table, kept in memory until it must spill)."""
+    conn.exec_driver_sql(
+        "INSERT INTO staging_events (ts, session_id) SELECT i, i FROM range(1000) t(i)"
+    )
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE filler AS "
+        "SELECT i, md5(CAST(i AS VARCHAR)) AS s FROM range(2000000) t(i)"
+    )
+
+
+def staged(conn: sa.Connection) -> int:
+    return int(conn.exec_driver_sql("SELECT count(*) FROM staging_events").scalar_one())
+
+
+def test_duckdb_releases_its_cache_before_a_merge_and_keeps_the_load(tmp_path: Path) -> None:
+    engine = make_engine("duckdb", sa.make_url("duckdb://"), tmp_path, build=True)
+    stager = duck.DuckDBStager()
+    with stager.session(engine, wait=False, timeout=0, notify=print) as conn:
+        stage_a_little(conn)
+        assert cached_mib(conn) > 48
+        stager.release_memory(conn)
+        assert cached_mib(conn) <= 32  # RELEASE_MEMORY_TO
+        assert memory_limit(conn) == "244.1 MiB"  # the load's cap is back
+        # The load's transaction goes on, its rows intact, and commits.
+        assert staged(conn) == 1000
+        conn.commit()
+    with engine.connect() as conn:
+        assert staged(conn) == 1000
+    engine.dispose()
+
+
+def test_a_refused_release_leaves_the_cache_and_the_load_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duck, "RELEASE_MEMORY_TO", "no such size")
+    engine = make_engine("duckdb", sa.make_url("duckdb://"), tmp_path, build=True)
+    stager = duck.DuckDBStager()
+    with stager.session(engine, wait=False, timeout=0, notify=print) as conn:
+        stage_a_little(conn)
+        before = cached_mib(conn)
+        stager.release_memory(conn)
+        assert cached_mib(conn) >= before - 8  # nothing evicted
+        assert memory_limit(conn) == "244.1 MiB"
+        assert staged(conn) == 1000
+        conn.commit()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("where", ["memory_limit in the URL", ":memory:"])
+def test_duckdb_releases_nothing_it_does_not_own(where: str, tmp_path: Path) -> None:
+    # The user's memory_limit stays as it is; an in-memory database's pool would
+    # hand the load's own connection back, and ending its use would end the load.
+    url = (
+        f"duckdb:///{tmp_path / 'own.duckdb'}?memory_limit=1GB"
+        if where == "memory_limit in the URL"
+        else "duckdb:///:memory:"
+    )
+    engine = engine_for_url(url)
+    with engine.connect() as conn, duck._memory_capped(conn):
+        conn.exec_driver_sql("CREATE TABLE t AS SELECT 1 AS x")
+        before = memory_limit(conn)
+        duck.DuckDBStager().release_memory(conn)
+        assert memory_limit(conn) == before
+        assert conn.in_transaction()
+        assert conn.exec_driver_sql("SELECT x FROM t").scalar_one() == 1
     engine.dispose()
 
 
