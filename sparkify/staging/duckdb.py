@@ -67,9 +67,10 @@ def _memory_capped(conn: sa.Connection) -> Iterator[None]:
     cached up to it, so without a cap a load's memory grows with the batch
     (2.6 GB at 5M events). Capped, DuckDB spills to ``<database>.tmp``. The cap
     is low enough that a 1M-event load reaches it too, so a 5M-event load
-    peaks about where a 1M one does (0.39 and 0.41 GB in all; at 400MB they
-    were 0.44 and 0.56 GB, 1 s faster at 1M). A ``memory_limit`` in the URL is
-    the user's choice and is left alone.
+    peaks where a 1M one does (0.392 and 0.398 GB in all, with the cache
+    evicted before each merge statement: :meth:`DuckDBStager.release_memory`;
+    at 400MB they were 0.44 and 0.56 GB, 1 s faster at 1M). A ``memory_limit``
+    in the URL is the user's choice and is left alone.
     """
     if "memory_limit" in conn.engine.url.query:
         yield
@@ -120,7 +121,7 @@ class DuckDBStager(EmulatedStager):
         Setting the limit to :data:`RELEASE_MEMORY_TO` and back writes the
         cache out (blocks are in the database file, or spill to its ``.tmp``)
         so each statement starts from its own working set: 5M events then peak
-        within 3% of 1M, in the same time.
+        within 2% of 1M (398 and 392 MB), in the same time.
 
         ``memory_limit`` is global to the database, so a second connection sets
         it: if DuckDB refuses the low limit (pinned blocks it cannot evict),
