@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time as clock
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -161,7 +161,8 @@ def run(
         if mode == "full":
             _clear_star(conn, report)
         parts = stager.parts(report.staged.get("staging_events", 0))
-        _merge(conn, report, progress.begin_step, parts, stager.release_memory)
+        steps = [s for s in transform.STEPS if mode == "incremental" or s.in_full_load]
+        _merge(conn, report, steps, progress.begin_step, parts, stager.release_memory)
         with report.timed("ledger"):
             ledger.record(
                 conn,
@@ -188,12 +189,13 @@ def _clear_star(conn: sa.Connection, report: LoadReport) -> None:
 def _merge(
     conn: sa.Connection,
     report: LoadReport,
+    steps: Sequence[transform.Step],
     begin_step: Callable[[str], None],
     parts: int,
     release_memory: Callable[[sa.Connection], None],
 ) -> None:
     ranges: list[transform.TsRange] = []  # found by the first step over ts ranges
-    for step in transform.STEPS:
+    for step in steps:
         begin_step(step.name)
         with report.timed(step.name):
             if parts <= 1 or step.shares is None:

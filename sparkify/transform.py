@@ -646,9 +646,15 @@ class Step(NamedTuple):
     #: how ``build`` takes a share of the staged events: a :class:`Part` of the
     #: users (``"user_id"``), a :class:`TsRange` (``"ts"``), or not at all
     shares: Literal["user_id", "ts"] | None = None
+    #: whether a full load runs it (every step runs in an incremental one)
+    in_full_load: bool = True
 
 
-#: The merge steps of a load, in the order they must run.
+#: The merge steps of a load, in the order they must run. A full load skips the
+#: re-match: it has just emptied songplays and songs, merged every staged song,
+#: and matched every play against that whole catalogue, so no stored play can
+#: have a better match (the UPDATE would change no row; 4% of a 1M-event load
+#: on PostgreSQL).
 STEPS: tuple[Step, ...] = (
     Step("songs", songs, songs_insert),
     Step("artists (update)", artists, artists_update),
@@ -656,6 +662,6 @@ STEPS: tuple[Step, ...] = (
     Step("users (update)", users, users_update, shares="user_id"),
     Step("users", users, users_insert, shares="user_id"),
     Step("songplays", songplays, songplays_insert, shares="ts"),
-    Step("songplays (re-match)", songplays, songplays_rematch),
+    Step("songplays (re-match)", songplays, songplays_rematch, in_full_load=False),
     Step("time", time, time_insert, shares="ts"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sparkify import load
+from sparkify import load, transform
 from sparkify.models import load_ledger, songplays, users
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, rows, settings_for, star_snapshot
@@ -132,6 +133,33 @@ def test_songs_arriving_after_their_plays_are_matched_then(
     # The placeholder song stays (a merge never deletes); everything else is as a full load.
     snapshot["songs"] = [r for r in snapshot["songs"] if r[0] != "SOZZZ"]
     snapshot["artists"] = [r for r in snapshot["artists"] if r[0] != "ARZZZ"]
+    assert snapshot == expected
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_full_load_skips_the_re_match_which_would_change_nothing(
+    backend: str, pg_url: sa.URL, tmp_path: Path, full: dict[str, Path], live: dict[str, Path]
+) -> None:
+    expected = one_full_load(backend, pg_url, tmp_path, full)
+    engine = make_engine(backend, pg_url, tmp_path, build=True)
+    settings = settings_for(engine, live)
+    arrive(full, live, day(1), day(2), day(3))
+    (live["song_data"] / "other.json").write_text(
+        json.dumps(fx.song("SOAAA", "A", "ARAAA", "A", 1.0))
+    )
+    first = load.run(engine, settings)  # plays stored without their songs
+    assert "songplays (re-match)" in first.seconds  # incremental loads re-match
+    arrive(full, live, "songs")
+    report = load.run(engine, settings, mode="full")
+    assert "songplays (re-match)" not in report.seconds
+    # Run it anyway: after a full load no play has a better match to take.
+    with engine.begin() as conn:
+        rematch = transform.songplays_rematch().execution_options(preserve_rowcount=True)
+        assert conn.execute(rematch).rowcount == 0
+    snapshot = star_snapshot(engine, staging=False)
+    snapshot["songs"] = [r for r in snapshot["songs"] if r[0] != "SOAAA"]
+    snapshot["artists"] = [r for r in snapshot["artists"] if r[0] != "ARAAA"]
     assert snapshot == expected
     engine.dispose()
 

@@ -227,7 +227,7 @@ class Warehouse:
 
     def run_redshift_text(self) -> list[str]:
         """Run every step as Redshift's SQL text; the text names no schema, so search_path."""
-        texts = [compile_redshift(build()) for _, _, build, _ in transform.STEPS]
+        texts = [compile_redshift(step.build()) for step in transform.STEPS]
         with self.engine.begin() as conn:
             conn.exec_driver_sql(f"SET LOCAL search_path TO {self.name}")
             for text in texts:
@@ -237,8 +237,8 @@ class Warehouse:
     def run_postgresql(self) -> None:
         """Run every step as PostgreSQL's compile (the schema comes from the translate map)."""
         with self.engine.begin() as conn:
-            for _, _, build, _ in transform.STEPS:
-                conn.execute(build())
+            for step in transform.STEPS:
+                conn.execute(step.build())
 
     def star(self) -> dict[str, list[tuple[Any, ...]]]:
         with self.engine.connect() as conn:
