@@ -106,34 +106,46 @@ def test_an_older_day_arriving_late_never_overwrites_newer_user_attributes(
     engine.dispose()
 
 
+PLACEHOLDER = fx.song("SOZZZ", "Z", "ARZZZ", "Z", 1.0)
+
+
+def plays_before_their_songs(
+    engine: sa.Engine, full: dict[str, Path], live: dict[str, Path]
+) -> load.LoadReport:
+    """Load every day with only a placeholder song (song_data must not be empty):
+    every play is stored without a match."""
+    arrive(full, live, day(1), day(2), day(3))
+    (live["song_data"] / "placeholder.json").write_text(json.dumps(PLACEHOLDER))
+    report = load.run(engine, settings_for(engine, live))
+    with engine.connect() as conn:
+        matched = conn.execute(
+            sa.select(sa.func.count()).where(songplays.c.song_id.is_not(None))
+        ).scalar()
+    assert matched == 0
+    return report
+
+
+def without_placeholder(engine: sa.Engine) -> dict[str, list[tuple[object, ...]]]:
+    """The star tables, the placeholder song and its artist left out."""
+    snapshot = star_snapshot(engine, staging=False)
+    snapshot["songs"] = [r for r in snapshot["songs"] if r[0] != PLACEHOLDER["song_id"]]
+    snapshot["artists"] = [r for r in snapshot["artists"] if r[0] != PLACEHOLDER["artist_id"]]
+    return snapshot
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_songs_arriving_after_their_plays_are_matched_then(
     backend: str, pg_url: sa.URL, tmp_path: Path, full: dict[str, Path], live: dict[str, Path]
 ) -> None:
     expected = one_full_load(backend, pg_url, tmp_path, full)
     engine = make_engine(backend, pg_url, tmp_path, build=True)
-    settings = settings_for(engine, live)
-    arrive(full, live, day(1), day(2), day(3))
-    (live["song_data"] / "placeholder.json").write_text(
-        '{"song_id": "SOZZZ", "title": "Z", "artist_id": "ARZZZ", "artist_name": "Z", '
-        '"duration": 1.0, "year": 0, "num_songs": 1, "artist_location": "", '
-        '"artist_latitude": null, "artist_longitude": null}'
-    )
-    load.run(engine, settings)
-    with engine.connect() as conn:
-        matched = conn.execute(
-            sa.select(sa.func.count()).where(songplays.c.song_id.is_not(None))
-        ).scalar()
-    assert matched == 0
+    plays_before_their_songs(engine, full, live)
     (live["song_data"] / "placeholder.json").unlink()
     arrive(full, live, "songs")
-    report = load.run(engine, settings)
+    report = load.run(engine, settings_for(engine, live))
     assert report.updated["songplays"] == 4  # SOTIEA x2, SOCAFE, SOCASE
-    snapshot = star_snapshot(engine, staging=False)
     # The placeholder song stays (a merge never deletes); everything else is as a full load.
-    snapshot["songs"] = [r for r in snapshot["songs"] if r[0] != "SOZZZ"]
-    snapshot["artists"] = [r for r in snapshot["artists"] if r[0] != "ARZZZ"]
-    assert snapshot == expected
+    assert without_placeholder(engine) == expected
     engine.dispose()
 
 
@@ -143,24 +155,16 @@ def test_a_full_load_skips_the_re_match_which_would_change_nothing(
 ) -> None:
     expected = one_full_load(backend, pg_url, tmp_path, full)
     engine = make_engine(backend, pg_url, tmp_path, build=True)
-    settings = settings_for(engine, live)
-    arrive(full, live, day(1), day(2), day(3))
-    (live["song_data"] / "other.json").write_text(
-        json.dumps(fx.song("SOAAA", "A", "ARAAA", "A", 1.0))
-    )
-    first = load.run(engine, settings)  # plays stored without their songs
+    first = plays_before_their_songs(engine, full, live)
     assert "songplays (re-match)" in first.seconds  # incremental loads re-match
     arrive(full, live, "songs")
-    report = load.run(engine, settings, mode="full")
+    report = load.run(engine, settings_for(engine, live), mode="full")
     assert "songplays (re-match)" not in report.seconds
     # Run it anyway: after a full load no play has a better match to take.
     with engine.begin() as conn:
         rematch = transform.songplays_rematch().execution_options(preserve_rowcount=True)
         assert conn.execute(rematch).rowcount == 0
-    snapshot = star_snapshot(engine, staging=False)
-    snapshot["songs"] = [r for r in snapshot["songs"] if r[0] != "SOAAA"]
-    snapshot["artists"] = [r for r in snapshot["artists"] if r[0] != "ARAAA"]
-    assert snapshot == expected
+    assert without_placeholder(engine) == expected
     engine.dispose()
 
 
