@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 import orjson
 import pytest
 
-import sparkify.generate as gen_module
+import sparkify.generate.catalogue as gen_catalogue
 from sparkify.errors import SparkifyError
 from sparkify.generate import GenerateReport, generate, jsonpaths
 from sparkify.models import EVENT_KEYS, SONG_KEYS
@@ -408,7 +408,7 @@ def test_a_helper_process_writes_the_same_song_files_as_this_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate(tmp_path / "inline", seed=3, **SMALL)
-    monkeypatch.setattr(gen_module, "SONG_PROCESS_MIN", 1)
+    monkeypatch.setattr(gen_catalogue, "SONG_PROCESS_MIN", 1)
     generate(tmp_path / "helper", seed=3, **SMALL)
     assert _tree(tmp_path / "helper") == _tree(tmp_path / "inline")
 
@@ -416,8 +416,8 @@ def test_a_helper_process_writes_the_same_song_files_as_this_one(
 def test_a_failing_helper_process_raises_a_sparkify_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gen_module, "SONG_PROCESS_MIN", 1)
-    monkeypatch.setattr(gen_module, "_SONG_WRITER", "raise SystemExit('disk on fire')")
+    monkeypatch.setattr(gen_catalogue, "SONG_PROCESS_MIN", 1)
+    monkeypatch.setattr(gen_catalogue, "_SONG_WRITER", "raise SystemExit('disk on fire')")
     with pytest.raises(SparkifyError, match="could not write the song files"):
         generate(tmp_path, seed=3, **SMALL)
 
