@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 
-from sparkify import ledger, transform
+from sparkify import ledger, models, transform
 from sparkify.config import Settings
 from sparkify.counts import first_line, table_counts
 from sparkify.errors import DatabaseError, SparkifyError
 from sparkify.models import STAGING_TABLES, STAR_TABLES
-from sparkify.staging import ErrorBudget, Progress, plan_sources, stager_for
+from sparkify.staging import ErrorBudget, Progress, Stager, plan_sources, stager_for
 from sparkify.staging.base import NoProgress, Plan
 
 if TYPE_CHECKING:
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 
 Mode = Literal["incremental", "full"]
+
+#: The star tables that grow with the events: a full load builds their keys after
+#: inserting their rows, where the backend keeps keys in indexes (PostgreSQL).
+FACT_TABLES = (models.songplays, models.time)
 
 #: Seconds a load waits for another one to finish, by default.
 DEFAULT_LOCK_TIMEOUT = 3600.0
@@ -53,7 +57,8 @@ class LoadReport:
         inserted: rows each star table gained.
         updated: rows each star table changed in place (users, artists, songplays).
         totals: rows in every staging and star table after the run.
-        seconds: wall seconds per step (``plan``, ``staging``, each transform, ``commit``).
+        seconds: wall seconds per step (``plan``, ``staging``, each transform, ``keys``
+            where a full load built the fact tables' keys after their rows, ``commit``).
     """
 
     run_id: str
@@ -158,11 +163,17 @@ def run(
         report.skipped = budget.skipped
         with report.timed("analyze"):
             stager.analyze(conn, *STAGING_TABLES)
+        deferred: list[sa.Constraint] = []
         if mode == "full":
             _clear_star(conn, report)
+            deferred = _defer_keys(conn, report, stager)
         parts = stager.parts(report.staged.get("staging_events", 0))
         steps = [s for s in transform.STEPS if mode == "incremental" or s.in_full_load]
         _merge(conn, report, steps, progress.begin_step, parts, stager.release_memory)
+        if deferred:
+            progress.begin_step("keys")
+            with report.timed("keys"):
+                stager.restore_keys(conn, deferred)
         with report.timed("ledger"):
             ledger.record(
                 conn,
@@ -184,6 +195,15 @@ def _clear_star(conn: sa.Connection, report: LoadReport) -> None:
     with report.timed("clear star tables"):
         for table in reversed(STAR_TABLES):
             conn.execute(sa.delete(table))
+
+
+def _defer_keys(conn: sa.Connection, report: LoadReport, stager: Stager) -> list[sa.Constraint]:
+    """A full load into emptied fact tables builds their keys after the rows (PostgreSQL)."""
+    start = clock.perf_counter()
+    deferred = stager.defer_keys(conn, FACT_TABLES)
+    if deferred:
+        report.seconds["keys"] = clock.perf_counter() - start
+    return deferred
 
 
 def _merge(

@@ -216,6 +216,18 @@ class Stager(Protocol):
         """Before a merge statement: give back what the backend keeps cached in the process."""
         ...
 
+    def defer_keys(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> list[sa.Constraint]:
+        """Before inserts into emptied ``tables``: drop the keys they enforce with indexes.
+
+        Returns the constraints dropped, for :meth:`restore_keys` (none where the
+        backend has no such indexes).
+        """
+        ...
+
+    def restore_keys(self, conn: sa.Connection, constraints: Sequence[sa.Constraint]) -> None:
+        """After the inserts: create the keys :meth:`defer_keys` dropped (checking them)."""
+        ...
+
     def stage(
         self,
         conn: sa.Connection,
@@ -296,6 +308,13 @@ class LockingStager:
 
     def release_memory(self, conn: sa.Connection) -> None:
         """Nothing: PostgreSQL and Redshift cache in their servers, not in this process."""
+
+    def defer_keys(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> list[sa.Constraint]:
+        """Nothing: Redshift's keys are informational, DuckDB's fact tables have none (0003)."""
+        return []
+
+    def restore_keys(self, conn: sa.Connection, constraints: Sequence[sa.Constraint]) -> None:
+        """Nothing to restore."""
 
     def insert_rows(
         self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,6 +86,35 @@ class PostgresStager(EmulatedStager):
                 f"a load is still in progress after waiting {timeout:.0f}s"
             ) from exc
         conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
+
+    def defer_keys(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> list[sa.Constraint]:
+        """Drop the primary and unique keys of ``tables`` (emptied by a full load).
+
+        Building a btree once over the rows is cheaper than maintaining it row
+        by row: inserting 4.3M songplays and times took 27.9 s with their keys
+        and 22.3 s without, plus 2.5 s to build the keys after (at 100k events:
+        0.66 s against 0.43 s + 0.06 s). ``ALTER TABLE`` is transactional: a
+        rollback brings the keys back as they were. It also locks the two
+        tables until the load ends, so queries on them wait for a full load
+        (an incremental one leaves the keys alone, and readers see the tables
+        as they were until it commits).
+        """
+        keys: list[sa.Constraint] = [
+            constraint
+            for table in tables
+            for constraint in table.constraints
+            if isinstance(constraint, sa.PrimaryKeyConstraint | sa.UniqueConstraint)
+        ]
+        for constraint in keys:
+            conn.execute(sa.schema.DropConstraint(constraint))
+        return keys
+
+    def restore_keys(self, conn: sa.Connection, constraints: Sequence[sa.Constraint]) -> None:
+        """Create the keys again; a duplicate key fails the load (nothing is committed)."""
+        for constraint in constraints:
+            # isolate_from_table=True (the default) would leave the constraint out of
+            # its table's CREATE TABLE for the rest of the process.
+            conn.execute(sa.schema.AddConstraint(constraint, isolate_from_table=False))
 
     def clear(self, conn: sa.Connection, table: sa.Table) -> None:
         """TRUNCATE: transactional on PostgreSQL, and cheaper than DELETE."""

@@ -1,0 +1,140 @@
+"""A full load on PostgreSQL builds the keys of songplays and time after their rows.
+
+The keys are dropped inside the load's transaction and created again before it
+commits: whatever happens, a committed warehouse has them, with the duplicates
+they forbid checked when they are built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateTable
+
+from sparkify import load
+from sparkify.models import songplays, time
+from sparkify.staging.postgres import PostgresStager
+from tests import contract_fixtures as fx
+from tests.warehouse import make_engine, schema_name, settings_for, star_snapshot
+
+pytestmark = pytest.mark.integration
+
+FACT_KEYS = {
+    ("songplays", "pk_songplays", "p", ("songplay_id",)),
+    ("songplays", "uq_songplays_user_id_session_id_start_time", "u",
+     ("user_id", "session_id", "start_time")),
+    ("time", "pk_time", "p", ("start_time",)),
+}  # fmt: skip
+
+
+def fact_keys(engine: sa.Engine) -> set[tuple[str, str, str, tuple[str, ...]]]:
+    """The primary and unique keys of songplays and time, from PostgreSQL's catalog."""
+    query = sa.text(
+        """
+        SELECT t.relname, c.conname, c.contype,
+               array(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos)
+                     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num
+                     ORDER BY k.pos)
+        FROM pg_constraint c
+        JOIN pg_class t ON t.oid = c.conrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE n.nspname = :schema AND t.relname IN ('songplays', 'time')
+          AND c.contype IN ('p', 'u')
+        """
+    )
+    with engine.connect() as conn:
+        found = conn.execute(query, {"schema": schema_name(engine)}).all()
+    return {(table, name, kind, tuple(columns)) for table, name, kind, columns in found}
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> dict[str, Path]:
+    return fx.write_sources(tmp_path / "sources")
+
+
+@pytest.fixture
+def warehouse(pg_url: sa.URL, tmp_path: Path) -> sa.Engine:
+    return make_engine("postgresql", pg_url, tmp_path, build=True)
+
+
+def test_a_full_load_builds_the_fact_keys_again_and_times_it(
+    warehouse: sa.Engine, sources: dict[str, Path]
+) -> None:
+    assert fact_keys(warehouse) == FACT_KEYS  # as the migrations made them
+    load.run(warehouse, settings_for(warehouse, sources))
+    before = star_snapshot(warehouse)
+    report = load.run(warehouse, settings_for(warehouse, sources), mode="full")
+    assert "keys" in report.seconds
+    assert fact_keys(warehouse) == FACT_KEYS
+    assert star_snapshot(warehouse) == before
+
+
+def test_the_models_still_create_their_keys_after_a_full_load(
+    warehouse: sa.Engine, sources: dict[str, Path]
+) -> None:
+    # SQLAlchemy's Add/DropConstraint would, by default, take a constraint out of
+    # its table's CREATE TABLE for the rest of the process.
+    def ddl() -> list[str]:
+        return [
+            str(CreateTable(t).compile(dialect=postgresql.dialect())) for t in (songplays, time)
+        ]
+
+    before = ddl()
+    assert "UNIQUE (user_id, session_id, start_time)" in before[0]
+    load.run(warehouse, settings_for(warehouse, sources), mode="full")
+    assert ddl() == before
+
+
+def test_an_incremental_load_keeps_the_keys_in_place(
+    warehouse: sa.Engine, sources: dict[str, Path]
+) -> None:
+    report = load.run(warehouse, settings_for(warehouse, sources))
+    assert "keys" not in report.seconds
+    assert fact_keys(warehouse) == FACT_KEYS
+
+
+def test_a_full_load_failing_after_the_keys_were_dropped_leaves_them_and_the_rows(
+    warehouse: sa.Engine, sources: dict[str, Path]
+) -> None:
+    load.run(warehouse, settings_for(warehouse, sources))
+    before = star_snapshot(warehouse)
+
+    class FailingStager(PostgresStager):
+        def restore_keys(self, conn: sa.Connection, constraints: object) -> None:
+            raise RuntimeError("the server went away")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(load, "stager_for", lambda backend: FailingStager())
+        with pytest.raises(RuntimeError, match="went away"):
+            load.run(warehouse, settings_for(warehouse, sources), mode="full")
+    assert fact_keys(warehouse) == FACT_KEYS
+    assert star_snapshot(warehouse) == before
+
+
+def test_building_a_key_over_duplicate_rows_fails(warehouse: sa.Engine) -> None:
+    stager = PostgresStager()
+    play = {"start_time": dt.datetime(2018, 11, 1), "user_id": 1, "session_id": 2}
+    with warehouse.connect() as conn, conn.begin():
+        keys = stager.defer_keys(conn, (songplays, time))
+        assert {k.name for k in keys} == {name for _, name, _, _ in FACT_KEYS}
+        conn.execute(sa.insert(songplays), [play, play])
+        with pytest.raises(sa.exc.IntegrityError, match="uq_songplays"):
+            stager.restore_keys(conn, keys)
+    assert fact_keys(warehouse) == FACT_KEYS
+
+
+def test_queries_on_the_fact_tables_wait_while_their_keys_are_deferred(
+    warehouse: sa.Engine,
+) -> None:
+    with warehouse.connect() as loader, loader.begin():
+        PostgresStager().defer_keys(loader, (songplays, time))
+        with warehouse.connect() as reader, reader.begin():
+            reader.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                reader.execute(sa.select(sa.func.count()).select_from(songplays))
+    with warehouse.connect() as reader:  # the load ended: the reader goes on
+        assert reader.execute(sa.select(sa.func.count()).select_from(songplays)).scalar() == 0
