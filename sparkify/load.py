@@ -170,6 +170,8 @@ def run(
         parts = stager.parts(report.staged.get("staging_events", 0))
         steps = [s for s in transform.STEPS if mode == "incremental" or s.in_full_load]
         _merge(conn, report, steps, progress.begin_step, parts, stager.release_memory)
+        with report.timed("analyze"):
+            stager.after_transforms(conn)
         if deferred:
             progress.begin_step("keys")
             with report.timed("keys"):

@@ -559,7 +559,11 @@ def staged_plays(part: TsRange | None = None) -> sa.Subquery:
             e.length,
             sa.func.row_number()
             .over(
-                partition_by=[e.user_id, e.session_id, e.ts],
+                # ts first: where staging is in ts order (log files are, a day a
+                # file) and indexed on ts (PostgreSQL, Stager.analyze), the
+                # partition sort is incremental: tiny groups of equal ts instead
+                # of the whole batch spilled to disk (5M events: 4 s less).
+                partition_by=[e.ts, e.user_id, e.session_id],
                 order_by=[_asc(e.item_in_session), _asc(e.level, True), _asc(e.song, True)],
             )
             .label("rn"),

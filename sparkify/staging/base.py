@@ -199,7 +199,12 @@ class Stager(Protocol):
         ...
 
     def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
-        """Refresh planner statistics of tables just filled (where the backend needs it)."""
+        """Prepare tables just filled for the transforms: planner statistics (and
+        PostgreSQL's transient ts index, dropped by :meth:`after_transforms`)."""
+        ...
+
+    def after_transforms(self, conn: sa.Connection) -> None:
+        """Before commit: drop what :meth:`analyze` built for the transforms only."""
         ...
 
     def insert_rows(
@@ -301,6 +306,9 @@ class LockingStager:
         for table in tables:
             columns = ", ".join(c.name for c in table.columns if c.name in PLANNED_COLUMNS)
             conn.execute(sa.text(f"ANALYZE {qualified_name(conn, table)} ({columns})"))
+
+    def after_transforms(self, conn: sa.Connection) -> None:
+        """Nothing was built for the transforms."""
 
     def parts(self, staged_events: int) -> int:
         """One part: PostgreSQL and Redshift plan and spill a whole batch well."""

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from sparkify.errors import LoadInProgressError
+from sparkify.models import staging_events
 from sparkify.staging.base import EmulatedStager, RowSink
-from sparkify.staging.sql_names import schema_of
+from sparkify.staging.sql_names import qualified_name, schema_of
 
 _PG_TYPES = (
     (sa.SmallInteger, "int2"),
@@ -23,6 +24,10 @@ _PG_TYPES = (
     (sa.String, "text"),
     (sa.DateTime, "timestamp"),
 )
+
+
+#: The index :meth:`PostgresStager.analyze` builds on ``staging_events.ts`` for one load.
+TS_INDEX = "sparkify_load_staging_events_ts"
 
 
 def pg_type(column: sa.Column[Any]) -> str:
@@ -86,6 +91,37 @@ class PostgresStager(EmulatedStager):
                 f"a load is still in progress after waiting {timeout:.0f}s"
             ) from exc
         conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
+
+    def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
+        """Index ``staging_events`` on ts for the transforms, then refresh statistics.
+
+        The songplays dedup window partitions by ts first. Log files hold a day
+        each, in ts order, so the staged events are nearly in ts order and an
+        index scan on ts feeds an incremental sort of tiny groups of equal ts,
+        where a full sort of a 5M-event batch spills 1 GB to disk (songplays
+        merge 13.7-18.1 s -> 10.8-11.2 s, for 1.0 s building the index; at 1M
+        events 2.5-2.8 s -> 2.0-2.1 s for 0.2 s). Building the index after
+        COPY is cheaper than keeping it up to date during COPY (1.5 s against
+        2.5 s more at 5M). The planner reads the ts correlation from ANALYZE and
+        sorts the plain way when the batch is not in ts order. The index is
+        dropped before the load commits (:meth:`after_transforms`): the
+        warehouse's schema stays the migrations'.
+        """
+        if staging_events in tables:
+            conn.execute(
+                sa.text(
+                    f"CREATE INDEX IF NOT EXISTS {TS_INDEX} "
+                    f"ON {qualified_name(conn, staging_events)} (ts)"
+                )
+            )
+        super().analyze(conn, *tables)
+
+    def after_transforms(self, conn: sa.Connection) -> None:
+        """Drop the transient ts index of ``staging_events``."""
+        schema = schema_of(conn, staging_events)
+        preparer = conn.dialect.identifier_preparer
+        name = f"{preparer.quote_schema(schema)}.{TS_INDEX}" if schema else TS_INDEX
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
 
     def defer_keys(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> list[sa.Constraint]:
         """Drop the primary and unique keys of ``tables`` (emptied by a full load).

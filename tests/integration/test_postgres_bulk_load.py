@@ -1,8 +1,9 @@
-"""A full load on PostgreSQL builds the keys of songplays and time after their rows.
+"""What a load does to PostgreSQL's schema while it runs, and that none of it stays.
 
-The keys are dropped inside the load's transaction and created again before it
-commits: whatever happens, a committed warehouse has them, with the duplicates
-they forbid checked when they are built.
+A full load builds the keys of songplays and time after their rows (dropped and
+created again in the load's transaction); every load indexes staging_events on
+ts for the transforms and drops the index before it commits. Whatever happens,
+a committed or rolled-back warehouse has exactly the migrations' schema.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 
-from sparkify import load
-from sparkify.models import songplays, time
-from sparkify.staging.postgres import PostgresStager
+from sparkify import load, models
+from sparkify.models import songplays, staging_events, time
+from sparkify.staging.postgres import TS_INDEX, PostgresStager
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, schema_name, settings_for, star_snapshot
 
@@ -49,6 +52,33 @@ def fact_keys(engine: sa.Engine) -> set[tuple[str, str, str, tuple[str, ...]]]:
     with engine.connect() as conn:
         found = conn.execute(query, {"schema": schema_name(engine)}).all()
     return {(table, name, kind, tuple(columns)) for table, name, kind, columns in found}
+
+
+def schema_diff(engine: sa.Engine) -> list[object]:
+    """Alembic's comparison of the warehouse with the models (empty: the same)."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"SET search_path TO {schema_name(engine)}")
+        ctx = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, parent: name != "alembic_version",
+            },
+        )
+        diff: list[object] = compare_metadata(ctx, models.metadata)
+    return diff
+
+
+def staging_indexes(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = :schema "
+                "AND tablename = 'staging_events'"
+            ),
+            {"schema": schema_name(engine)},
+        )
+        return set(found.scalars())
 
 
 @pytest.fixture
@@ -138,3 +168,42 @@ def test_queries_on_the_fact_tables_wait_while_their_keys_are_deferred(
                 reader.execute(sa.select(sa.func.count()).select_from(songplays))
     with warehouse.connect() as reader:  # the load ended: the reader goes on
         assert reader.execute(sa.select(sa.func.count()).select_from(songplays)).scalar() == 0
+
+
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+def test_after_a_load_the_schema_is_the_migrations_one(
+    warehouse: sa.Engine, sources: dict[str, Path], mode: load.Mode
+) -> None:
+    load.run(warehouse, settings_for(warehouse, sources), mode=mode)
+    assert schema_diff(warehouse) == []
+    assert TS_INDEX not in staging_indexes(warehouse)
+
+
+def test_the_ts_index_lives_from_analyze_to_the_end_of_the_transforms(
+    warehouse: sa.Engine,
+) -> None:
+    stager = PostgresStager()
+    with warehouse.connect() as conn, conn.begin():
+        stager.analyze(conn, staging_events)
+        indexes = conn.execute(
+            sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": TS_INDEX}
+        ).scalars()
+        assert [d.endswith("staging_events USING btree (ts)") for d in indexes] == [True]
+        stager.after_transforms(conn)
+        left = conn.execute(
+            sa.text("SELECT count(*) FROM pg_indexes WHERE indexname = :name"), {"name": TS_INDEX}
+        ).scalar()
+        assert left == 0
+
+
+def test_a_failed_load_leaves_no_ts_index(warehouse: sa.Engine, sources: dict[str, Path]) -> None:
+    class FailingStager(PostgresStager):
+        def after_transforms(self, conn: sa.Connection) -> None:
+            raise RuntimeError("killed")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(load, "stager_for", lambda backend: FailingStager())
+        with pytest.raises(RuntimeError, match="killed"):
+            load.run(warehouse, settings_for(warehouse, sources))
+    assert TS_INDEX not in staging_indexes(warehouse)
+    assert schema_diff(warehouse) == []
