@@ -632,7 +632,7 @@ def test_secrets_never_appear_in_output_reprs_or_errors(
         {"Error": {"Code": "InvalidParameterValue", "Message": f"bad password {PASSWORD}"}},
         "CreateCluster",
     )
-    with pytest.raises(infra.AwsError) as caught, infra._aws("create the cluster", PASSWORD):
+    with pytest.raises(infra.AwsError) as caught, infra.aws("create the cluster", PASSWORD):
         raise refusal
     outputs.append(str(caught.value))
 
