@@ -42,8 +42,9 @@ The package, in the order its modules import one another: :mod:`.errors`
 (:class:`AwsError`, :class:`InfraStateError`, :class:`InfraTimeoutError`),
 :mod:`.progress` (:class:`Reporter`, :class:`LogReporter`, :class:`Waiting`),
 :mod:`.spec` (:class:`InfraSpec`, its validation, :func:`source_buckets`),
-:mod:`.aws` (:class:`AwsClients`, :func:`aws`, polling, policy documents),
-:mod:`.status`, :mod:`.up`, :mod:`.down`, and :mod:`.config_file` (``dwh.cfg``:
+:mod:`.plumbing` (:class:`AwsClients`, :func:`aws`, polling, policy documents),
+:mod:`.state` (:func:`status`), :mod:`.provision` (:func:`up`), :mod:`.teardown`
+(:func:`down`), and :mod:`.config_file` (``dwh.cfg``:
 :func:`read_settings`, :func:`spec_from_config`, credentials and
 :func:`session_for`, :func:`update_config_file`, :func:`config_after_up` and
 :func:`config_after_down`). Here they are re-exported: ``infra.X`` is the API.
@@ -51,7 +52,6 @@ The package, in the order its modules import one another: :mod:`.errors`
 
 from __future__ import annotations
 
-from sparkify.infra.aws import AwsClients, aws, policy_resources
 from sparkify.infra.config_file import (
     FileCredentials,
     config_after_down,
@@ -63,8 +63,8 @@ from sparkify.infra.config_file import (
     spec_from_config,
     update_config_file,
 )
-from sparkify.infra.down import down
 from sparkify.infra.errors import AwsError, InfraStateError, InfraTimeoutError
+from sparkify.infra.plumbing import AwsClients, aws, policy_resources
 from sparkify.infra.progress import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -72,6 +72,7 @@ from sparkify.infra.progress import (
     Reporter,
     Waiting,
 )
+from sparkify.infra.provision import TAG_KEY, TAG_VALUE, up
 from sparkify.infra.spec import (
     DEFAULT_BASE_CAPACITY,
     DEFAULT_CLUSTER_IDENTIFIER,
@@ -88,8 +89,8 @@ from sparkify.infra.spec import (
     normalize_cidr,
     source_buckets,
 )
-from sparkify.infra.status import InfraStatus, IngressRule, RoleStatus, WarehouseStatus, status
-from sparkify.infra.up import TAG_KEY, TAG_VALUE, up
+from sparkify.infra.state import InfraStatus, IngressRule, RoleStatus, WarehouseStatus, status
+from sparkify.infra.teardown import down
 
 __all__ = [
     "DEFAULT_BASE_CAPACITY",

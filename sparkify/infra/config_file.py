@@ -34,7 +34,7 @@ from sparkify.infra.spec import (
 )
 
 if TYPE_CHECKING:
-    from sparkify.infra.status import InfraStatus
+    from sparkify.infra.state import InfraStatus
 
 #: Placeholder database URL: infra commands read sources and region, never the database.
 _NO_DATABASE = "duckdb:///:memory:"

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from sparkify.errors import ConfigError
-from sparkify.infra.aws import (
+from sparkify.infra.errors import InfraStateError
+from sparkify.infra.plumbing import (
     AwsClients,
     aws,
     code,
@@ -18,10 +19,9 @@ from sparkify.infra.aws import (
     poll,
     trusted_services,
 )
-from sparkify.infra.errors import InfraStateError
 from sparkify.infra.progress import LogReporter, Reporter, Waiting
 from sparkify.infra.spec import POLICY_NAME, InfraSpec, is_everyone
-from sparkify.infra.status import (
+from sparkify.infra.state import (
     ARN_RE,
     InfraStatus,
     WarehouseStatus,

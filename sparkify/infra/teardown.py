@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from sparkify.infra.aws import AwsClients, aws, code, poll
+from sparkify.infra.plumbing import AwsClients, aws, code, poll
 from sparkify.infra.progress import LogReporter, Reporter, Waiting
 from sparkify.infra.spec import InfraSpec
-from sparkify.infra.status import (
+from sparkify.infra.state import (
     InfraStatus,
     WarehouseStatus,
     attached_policies,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from sparkify.infra.aws import (
+from sparkify.infra.plumbing import (
     AwsClients,
     aws,
     code,
