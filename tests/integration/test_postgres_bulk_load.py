@@ -20,6 +20,7 @@ from sqlalchemy.schema import CreateTable
 
 from sparkify import load, models
 from sparkify.models import songplays, staging_events, time
+from sparkify.staging import postgres
 from sparkify.staging.postgres import TS_INDEX, PostgresStager
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, schema_name, settings_for, star_snapshot
@@ -172,18 +173,31 @@ def test_queries_on_the_fact_tables_wait_while_their_keys_are_deferred(
 
 @pytest.mark.parametrize("mode", ["incremental", "full"])
 def test_after_a_load_the_schema_is_the_migrations_one(
-    warehouse: sa.Engine, sources: dict[str, Path], mode: load.Mode
+    warehouse: sa.Engine, sources: dict[str, Path], mode: load.Mode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(postgres, "TS_INDEX_MIN_ROWS", 1)  # the fixture is small: index it
     load.run(warehouse, settings_for(warehouse, sources), mode=mode)
     assert schema_diff(warehouse) == []
     assert TS_INDEX not in staging_indexes(warehouse)
 
 
+def test_a_small_batch_gets_no_ts_index(warehouse: sa.Engine) -> None:
+    with warehouse.connect() as conn, conn.begin():
+        conn.execute(sa.insert(staging_events), [{"session_id": 1, "ts": 1}])
+        PostgresStager().analyze(conn, staging_events)
+        indexes = conn.execute(
+            sa.text("SELECT count(*) FROM pg_indexes WHERE indexname = :name"), {"name": TS_INDEX}
+        ).scalar()
+    assert indexes == 0
+
+
 def test_the_ts_index_lives_from_analyze_to_the_end_of_the_transforms(
-    warehouse: sa.Engine,
+    warehouse: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(postgres, "TS_INDEX_MIN_ROWS", 1)
     stager = PostgresStager()
     with warehouse.connect() as conn, conn.begin():
+        conn.execute(sa.insert(staging_events), [{"session_id": 1, "ts": t} for t in (1, 2)])
         stager.analyze(conn, staging_events)
         indexes = conn.execute(
             sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": TS_INDEX}
@@ -196,7 +210,11 @@ def test_the_ts_index_lives_from_analyze_to_the_end_of_the_transforms(
         assert left == 0
 
 
-def test_a_failed_load_leaves_no_ts_index(warehouse: sa.Engine, sources: dict[str, Path]) -> None:
+def test_a_failed_load_leaves_no_ts_index(
+    warehouse: sa.Engine, sources: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres, "TS_INDEX_MIN_ROWS", 1)
+
     class FailingStager(PostgresStager):
         def after_transforms(self, conn: sa.Connection) -> None:
             raise RuntimeError("killed")
