@@ -113,11 +113,10 @@ class PostgresStager(EmulatedStager):
         COPY is cheaper than keeping it up to date during COPY (1.5 s against
         2.5 s more at 5M). The planner reads the ts correlation from ANALYZE and
         sorts the plain way when the batch is not in ts order. A batch under
-        :data:`TS_INDEX_MIN_ROWS` events (one day's file holds 167k at 5M events a month)
-        sorts within ``work_mem`` anyway: no index then (100k events: 0.03 s
-        saved). The index is dropped before the load commits
-        (:meth:`after_transforms`): the
-        warehouse's schema stays the migrations'.
+        :data:`TS_INDEX_MIN_ROWS` events (a day's file of a 5M-event month holds
+        about 170k) sorts within ``work_mem`` anyway: no index then (100k
+        events: 0.03 s saved). The index is dropped before the load commits
+        (:meth:`after_transforms`): the warehouse's schema stays the migrations'.
         """
         super().analyze(conn, *tables)
         if staging_events in tables and _estimated_rows(conn, staging_events) >= TS_INDEX_MIN_ROWS:
