@@ -132,7 +132,7 @@ def load_settings(
     """
     env = os.environ if environ is None else environ
     path = _config_path(config_file, env)
-    parser = _read(path) if path else None
+    parser = read_config_file(path) if path else None
     cfg = _Cfg(parser, str(path) if path else None)
 
     flags = {"song_data": song_data, "log_data": log_data, "log_jsonpath": log_jsonpath}
@@ -194,11 +194,7 @@ class _Cfg:
     def get(self, section: str, key: str) -> str | None:
         if self.parser is None or not self.parser.has_option(section, key):
             return None
-        value = self.parser.get(section, key, raw=True).strip()
-        # The seed's dwh.cfg quotes its S3 values: LOG_DATA='s3://udacity-dend/log_data'.
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        return value or None
+        return config_value(self.parser.get(section, key, raw=True))
 
     def require(self, section: str, key: str, why: str) -> str:
         value = self.get(section, key)
@@ -218,7 +214,17 @@ def _config_path(flag: str | os.PathLike[str] | None, env: Mapping[str, str]) ->
     return default if default.is_file() else None
 
 
-def _read(path: Path) -> configparser.ConfigParser:
+def config_value(raw: str) -> str | None:
+    """A ``dwh.cfg`` value as meant: blanks and one pair of quotes stripped, ``None`` if empty."""
+    value = raw.strip()
+    # The seed's dwh.cfg quotes its S3 values: LOG_DATA='s3://udacity-dend/log_data'.
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return value or None
+
+
+def read_config_file(path: Path) -> configparser.ConfigParser:
+    """Parse ``dwh.cfg`` (keys upper-cased, no interpolation); errors never quote its lines."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
     try:

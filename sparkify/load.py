@@ -161,13 +161,15 @@ def run(
             report.bytes[result.table] = result.size
             report.staged[result.table] = result.rows
         report.skipped = budget.skipped
+        staged_events = report.staged.get("staging_events", 0)
         with report.timed("analyze"):
             stager.analyze(conn, *STAGING_TABLES)
+            stager.prepare_transforms(conn, staged_events)
         deferred: list[sa.Constraint] = []
         if mode == "full":
             _clear_star(conn, report)
             deferred = _defer_keys(conn, report, stager)
-        parts = stager.parts(report.staged.get("staging_events", 0))
+        parts = stager.parts(staged_events)
         steps = [s for s in transform.STEPS if mode == "incremental" or s.in_full_load]
         _merge(conn, report, steps, progress.begin_step, parts, stager.release_memory)
         with report.timed("analyze"):

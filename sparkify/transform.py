@@ -560,7 +560,7 @@ def staged_plays(part: TsRange | None = None) -> sa.Subquery:
             sa.func.row_number()
             .over(
                 # ts first: where staging is in ts order (log files are, a day a
-                # file) and indexed on ts (PostgreSQL, Stager.analyze), the
+                # file) and indexed on ts (PostgreSQL, Stager.prepare_transforms), the
                 # partition sort is incremental: tiny groups of equal ts instead
                 # of the whole batch spilled to disk (5M events: 4 s less).
                 partition_by=[e.ts, e.user_id, e.session_id],

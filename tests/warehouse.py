@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
 from sparkify import schema
 from sparkify.config import Settings, load_settings
@@ -84,3 +86,19 @@ def time_row(start: dt.datetime) -> dict[str, Any]:
         "year": start.year,
         "weekday": start.isoweekday() % 7,
     }
+
+
+def schema_diff(engine: sa.Engine) -> list[Any]:
+    """Alembic's comparison of a PostgreSQL warehouse with the models (empty: the same)."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"SET search_path TO {schema_name(engine)}")
+        ctx = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                # Alembic's own table, seen through search_path, is not a model.
+                "include_name": lambda name, kind, parent: name != "alembic_version",
+            },
+        )
+        diff: list[Any] = compare_metadata(ctx, metadata)
+    return diff

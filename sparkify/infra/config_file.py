@@ -17,7 +17,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 
-from sparkify.config import Settings, load_settings
+from sparkify.config import Settings, config_value, load_settings, read_config_file
 from sparkify.errors import ConfigError
 from sparkify.infra.spec import (
     DEFAULT_BASE_CAPACITY,
@@ -58,22 +58,11 @@ def _cfg_values(path: Path | None) -> dict[str, dict[str, str]]:
     """Non-empty values of ``dwh.cfg`` by section and upper-case key, quotes stripped."""
     if path is None:
         return {}
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
-    try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        where = f" at line {line}" if line else ""
-        raise ConfigError(
-            f"cannot parse the file{where} ({type(exc).__name__})", file=str(path)
-        ) from None
+    parser = read_config_file(path)
     values: dict[str, dict[str, str]] = {}
     for section in parser.sections():
         for key, raw in parser.items(section, raw=True):
-            value = raw.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
+            value = config_value(raw)
             if value:
                 values.setdefault(section, {})[key] = value
     return values

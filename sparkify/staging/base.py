@@ -199,12 +199,15 @@ class Stager(Protocol):
         ...
 
     def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
-        """Prepare tables just filled for the transforms: planner statistics (and
-        PostgreSQL's transient ts index, dropped by :meth:`after_transforms`)."""
+        """Refresh planner statistics of tables just filled (where the backend needs it)."""
+        ...
+
+    def prepare_transforms(self, conn: sa.Connection, staged_events: int) -> None:
+        """Build what the transforms of ``staged_events`` events need for one load only."""
         ...
 
     def after_transforms(self, conn: sa.Connection) -> None:
-        """Before commit: drop what :meth:`analyze` built for the transforms only."""
+        """Before commit: drop what :meth:`prepare_transforms` built."""
         ...
 
     def insert_rows(
@@ -306,6 +309,9 @@ class LockingStager:
         for table in tables:
             columns = ", ".join(c.name for c in table.columns if c.name in PLANNED_COLUMNS)
             conn.execute(sa.text(f"ANALYZE {qualified_name(conn, table)} ({columns})"))
+
+    def prepare_transforms(self, conn: sa.Connection, staged_events: int) -> None:
+        """Nothing to build: Redshift has no indexes; DuckDB reads row groups by ts."""
 
     def after_transforms(self, conn: sa.Connection) -> None:
         """Nothing was built for the transforms."""

@@ -26,17 +26,10 @@ _PG_TYPES = (
 )
 
 
-#: The index :meth:`PostgresStager.analyze` builds on ``staging_events.ts`` for one load.
+#: The index :meth:`PostgresStager.prepare_transforms` builds on ``staging_events.ts`` for one load.
 TS_INDEX = "sparkify_load_staging_events_ts"
 #: Staged events from which that index pays (below, the dedup sort fits in ``work_mem``).
 TS_INDEX_MIN_ROWS = 300_000
-
-
-def _estimated_rows(conn: sa.Connection, table: sa.Table) -> float:
-    """The row count ANALYZE just estimated for ``table`` (``pg_class.reltuples``)."""
-    name = qualified_name(conn, table)
-    query = sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)")
-    return float(conn.execute(query, {"name": name}).scalar_one())
 
 
 def pg_type(column: sa.Column[Any]) -> str:
@@ -101,8 +94,8 @@ class PostgresStager(EmulatedStager):
             ) from exc
         conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
 
-    def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
-        """Refresh statistics, then index a big batch of ``staging_events`` on ts.
+    def prepare_transforms(self, conn: sa.Connection, staged_events: int) -> None:
+        """Index a big batch of ``staging_events`` on ts (after ANALYZE).
 
         The songplays dedup window partitions by ts first. Log files hold a day
         each, in ts order, so the staged events are nearly in ts order and an
@@ -118,8 +111,7 @@ class PostgresStager(EmulatedStager):
         events: 0.03 s saved). The index is dropped before the load commits
         (:meth:`after_transforms`): the warehouse's schema stays the migrations'.
         """
-        super().analyze(conn, *tables)
-        if staging_events in tables and _estimated_rows(conn, staging_events) >= TS_INDEX_MIN_ROWS:
+        if staged_events >= TS_INDEX_MIN_ROWS:
             conn.execute(
                 sa.text(
                     f"CREATE INDEX IF NOT EXISTS {TS_INDEX} "

@@ -13,17 +13,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 
-from sparkify import load, models
-from sparkify.models import songplays, staging_events, time
+from sparkify import load
+from sparkify.models import songplays, time
 from sparkify.staging import postgres
 from sparkify.staging.postgres import TS_INDEX, PostgresStager
 from tests import contract_fixtures as fx
-from tests.warehouse import make_engine, schema_name, settings_for, star_snapshot
+from tests.warehouse import make_engine, schema_diff, schema_name, settings_for, star_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -53,21 +51,6 @@ def fact_keys(engine: sa.Engine) -> set[tuple[str, str, str, tuple[str, ...]]]:
     with engine.connect() as conn:
         found = conn.execute(query, {"schema": schema_name(engine)}).all()
     return {(table, name, kind, tuple(columns)) for table, name, kind, columns in found}
-
-
-def schema_diff(engine: sa.Engine) -> list[object]:
-    """Alembic's comparison of the warehouse with the models (empty: the same)."""
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"SET search_path TO {schema_name(engine)}")
-        ctx = MigrationContext.configure(
-            conn,
-            opts={
-                "compare_type": True,
-                "include_name": lambda name, kind, parent: name != "alembic_version",
-            },
-        )
-        diff: list[object] = compare_metadata(ctx, models.metadata)
-    return diff
 
 
 def staging_indexes(engine: sa.Engine) -> set[str]:
@@ -183,22 +166,19 @@ def test_after_a_load_the_schema_is_the_migrations_one(
 
 def test_a_small_batch_gets_no_ts_index(warehouse: sa.Engine) -> None:
     with warehouse.connect() as conn, conn.begin():
-        conn.execute(sa.insert(staging_events), [{"session_id": 1, "ts": 1}])
-        PostgresStager().analyze(conn, staging_events)
+        PostgresStager().prepare_transforms(conn, postgres.TS_INDEX_MIN_ROWS - 1)
         indexes = conn.execute(
             sa.text("SELECT count(*) FROM pg_indexes WHERE indexname = :name"), {"name": TS_INDEX}
         ).scalar()
     assert indexes == 0
 
 
-def test_the_ts_index_lives_from_analyze_to_the_end_of_the_transforms(
-    warehouse: sa.Engine, monkeypatch: pytest.MonkeyPatch
+def test_the_ts_index_lives_from_prepare_to_the_end_of_the_transforms(
+    warehouse: sa.Engine,
 ) -> None:
-    monkeypatch.setattr(postgres, "TS_INDEX_MIN_ROWS", 1)
     stager = PostgresStager()
     with warehouse.connect() as conn, conn.begin():
-        conn.execute(sa.insert(staging_events), [{"session_id": 1, "ts": t} for t in (1, 2)])
-        stager.analyze(conn, staging_events)
+        stager.prepare_transforms(conn, postgres.TS_INDEX_MIN_ROWS)
         indexes = conn.execute(
             sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": TS_INDEX}
         ).scalars()
