@@ -37,6 +37,13 @@ EVENT_KEYS: tuple[str, ...] = (
     "userAgent", "userId",
 )  # fmt: skip
 
+#: The range of ``ts`` (epoch milliseconds, UTC) the star schema holds, the same on
+#: every backend: 0001-01-01 00:00:00.000 through 9999-12-31 23:59:59.999, the
+#: four-digit years every backend's TIMESTAMP and ``time.year`` hold. An event whose
+#: ts lies outside is a bad record at staging (it would fail the transforms).
+TS_MIN_MS = -62_135_596_800_000
+TS_MAX_MS = 253_402_300_799_999
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
