@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sparkify.errors import DatabaseError
+from sparkify.execute import Execute, executor_for
 from sparkify.models import metadata
 
 #: The counted tables, in the order ``table_counts`` reports them: staging first,
@@ -46,11 +47,12 @@ def table_counts_query(tables: tuple[sa.Table, ...] = COUNTED_TABLES) -> sa.Sele
     )
 
 
-def table_counts(conn: sa.Connection) -> dict[str, int]:
+def table_counts(conn: sa.Connection, run: Execute | None = None) -> dict[str, int]:
     """Count the rows of every staging and star table.
 
     Args:
         conn: A connection to the warehouse.
+        run: How to run the statement (default: as the connection's database takes it).
 
     Returns:
         Table name to row count, ordered staging_events, staging_songs, songplays,
@@ -60,7 +62,7 @@ def table_counts(conn: sa.Connection) -> dict[str, int]:
         DatabaseError: The database refused the query (e.g. a table is missing).
     """
     try:
-        row = conn.execute(table_counts_query()).one()
+        row = (run or executor_for(conn))(conn, table_counts_query()).one()
     except sa.exc.DBAPIError as exc:
         raise DatabaseError("counting table rows", first_line(exc)) from exc
     return {table.name: int(count) for table, count in zip(COUNTED_TABLES, row, strict=True)}

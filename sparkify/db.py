@@ -52,7 +52,9 @@ def _search_schema_first(engine: sa.Engine, schema: str) -> None:
             cursor.execute(statement)
         finally:
             cursor.close()
-        if backend == "postgresql":
+        if backend in ("postgresql", "redshift"):
+            # Committed, so that a load's rollback cannot undo it (a SET inside a
+            # transaction that rolls back is undone) for the pool's next user.
             dbapi_connection.commit()
 
 

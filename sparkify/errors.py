@@ -58,8 +58,10 @@ class BadRecordError(SparkifyError):
         self.reason = reason
         self.raw = raw
         self.column = column
+        # Line 0: not known (Redshift's staged rows do not say which line they came from).
+        where = f", line {line}" if line else ""
         col = f", column {column}" if column else ""
-        super().__init__(f"bad record in {source}, line {line}{col}: {reason}")
+        super().__init__(f"bad record in {source}{where}{col}: {reason}")
 
 
 class TooManyBadRecordsError(SparkifyError):

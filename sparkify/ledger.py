@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sparkify.execute import Execute, execute
 from sparkify.models import load_ledger
 from sparkify.sources import Listing, SourceObject
 from sparkify.staging.base import Plan, TableSources, chunks
@@ -22,12 +23,11 @@ Ledger = dict[str, tuple[int, str]]
 RowInserter = Callable[[sa.Connection, sa.Table, Iterable[dict[str, Any]]], None]
 
 
-def read(conn: sa.Connection) -> Ledger:
+def read(conn: sa.Connection, run: Execute = execute) -> Ledger:
     """Every loaded object: ``uri -> (size, etag)``."""
     c = load_ledger.c
     return {
-        row.source: (row.size, row.etag)
-        for row in conn.execute(sa.select(c.source, c.size, c.etag))
+        row.source: (row.size, row.etag) for row in run(conn, sa.select(c.source, c.size, c.etag))
     }
 
 
@@ -80,6 +80,7 @@ def record(
     replace_all: bool,
     known: Ledger,
     insert_rows: RowInserter,
+    run: Execute = execute,
 ) -> None:
     """Write the entries of every staged object (in the load's transaction).
 
@@ -91,14 +92,15 @@ def record(
         known: the ledger as read at the start of the run (changed objects' old
             entries are replaced).
         insert_rows: the backend's bulk insert (see ``Stager.insert_rows``).
+        run: how the backend runs a statement (see ``Stager.execute``).
     """
     c = load_ledger.c
     if replace_all:
-        conn.execute(sa.delete(load_ledger))
+        run(conn, sa.delete(load_ledger))
     else:
         stale = [obj.uri for sources in plan.tables for obj in sources.objects if obj.uri in known]
         for names in chunks(stale, CHUNK):
-            conn.execute(sa.delete(load_ledger).where(c.source.in_(names)))
+            run(conn, sa.delete(load_ledger).where(c.source.in_(names)))
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     entries = (
         {

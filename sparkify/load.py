@@ -102,6 +102,7 @@ def run(
     progress: Progress | None = None,
     s3: S3Client | None = None,
     plan: Plan | None = None,
+    stager: Stager | None = None,
 ) -> LoadReport:
     """Load the sources into staging and merge them into the star schema, in one transaction.
 
@@ -119,6 +120,8 @@ def run(
         progress: receives progress (the CLI draws bars); nothing shown when ``None``.
         s3: the boto3 S3 client for listing and reading sources (built when needed).
         plan: what to consider loading; listed from ``settings`` when ``None``.
+        stager: the backend's stager (chosen from ``settings`` when ``None``; the
+            Redshift model tests run Redshift's on PostgreSQL).
 
     Returns:
         The report of the run.
@@ -134,14 +137,14 @@ def run(
         raise ValueError(f"unknown load mode {mode!r}")
     progress = progress or NoProgress()
     report = LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
-    stager = stager_for(settings.backend)
+    stager = stager or stager_for(settings.backend)
     with report.timed("plan"):
         plan = plan or plan_sources(settings, s3)
     budget = ErrorBudget(max_errors)
     session = stager.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
     with _translated("the load"), session as conn:
         with report.timed("ledger"):
-            known = ledger.read(conn) if mode == "incremental" else {}
+            known = ledger.read(conn, stager.execute) if mode == "incremental" else {}
             selection = ledger.select_new(plan, known)
         report.new_objects = selection.new
         report.changed_objects = selection.changed
@@ -167,11 +170,11 @@ def run(
             stager.prepare_transforms(conn, staged_events)
         deferred: list[sa.Constraint] = []
         if mode == "full":
-            _clear_star(conn, report)
+            _clear_star(conn, report, stager)
             deferred = _defer_keys(conn, report, stager)
         parts = stager.parts(staged_events)
         steps = [s for s in transform.STEPS if mode == "incremental" or s.in_full_load]
-        _merge(conn, report, steps, progress.begin_step, parts, stager.release_memory)
+        _merge(conn, report, steps, progress.begin_step, parts, stager)
         with report.timed("analyze"):
             stager.after_transforms(conn)
         if deferred:
@@ -186,19 +189,20 @@ def run(
                 replace_all=mode == "full",
                 known=known,
                 insert_rows=stager.insert_rows,
+                run=stager.execute,
             )
-        report.totals = table_counts(conn)
+        report.totals = table_counts(conn, stager.execute)
         progress.begin_step("commit")
         with report.timed("commit"):
             conn.commit()
     return report
 
 
-def _clear_star(conn: sa.Connection, report: LoadReport) -> None:
+def _clear_star(conn: sa.Connection, report: LoadReport, stager: Stager) -> None:
     """A full load rebuilds the star tables: empty them (inside the transaction)."""
     with report.timed("clear star tables"):
         for table in reversed(STAR_TABLES):
-            conn.execute(sa.delete(table))
+            stager.execute(conn, sa.delete(table))
 
 
 def _defer_keys(conn: sa.Connection, report: LoadReport, stager: Stager) -> list[sa.Constraint]:
@@ -216,7 +220,7 @@ def _merge(
     steps: Sequence[transform.Step],
     begin_step: Callable[[str], None],
     parts: int,
-    release_memory: Callable[[sa.Connection], None],
+    stager: Stager,
 ) -> None:
     ranges: list[transform.TsRange] = []  # found by the first step over ts ranges
     for step in steps:
@@ -228,14 +232,12 @@ def _merge(
                 statements = [step.build(transform.Part(i, parts)) for i in range(parts)]
             else:
                 if not ranges:
-                    lowest = conn.execute(transform.ts_bounds(parts)).scalars().all()
+                    lowest = stager.execute(conn, transform.ts_bounds(parts)).scalars().all()
                     ranges = transform.ts_ranges(lowest)
                 statements = [step.build(share) for share in ranges]
             for statement in statements:
-                release_memory(conn)
-                # SQLAlchemy keeps INSERT ... SELECT row counts only when asked.
-                options = statement.execution_options(preserve_rowcount=True)
-                count = conn.execute(options).rowcount
+                stager.release_memory(conn)
+                count = stager.execute(conn, statement).rowcount
                 target = report.updated if isinstance(statement, sa.Update) else report.inserted
                 target[step.table.name] = target.get(step.table.name, 0) + max(count, 0)
 

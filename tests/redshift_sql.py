@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import sqlglot
 from sqlalchemy.sql import ClauseElement
-from sqlalchemy_redshift.dialect import RedshiftDialect_redshift_connector
 from sqlglot import exp
 
+from sparkify.execute import REDSHIFT, redshift_text
+
 GOLDEN = Path(__file__).parent / "golden"
-REDSHIFT = RedshiftDialect_redshift_connector()
+__all__ = ["REDSHIFT", "assert_golden", "assert_redshift_parses", "compile_redshift"]
 
 
-def compile_redshift(statement: ClauseElement, **kw: Any) -> str:
-    """Compile a statement for Redshift with no connection, values inlined."""
-    return str(statement.compile(dialect=REDSHIFT, compile_kwargs={"literal_binds": True, **kw}))
+def compile_redshift(statement: ClauseElement) -> str:
+    """The statement as sparkify sends it to Redshift (values inlined, no parameters)."""
+    return redshift_text(statement)
 
 
 def assert_redshift_parses(sql: str) -> list[exp.Expression]:

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.sql.base import Executable
 
 from sparkify.config import Settings
 from sparkify.errors import BadRecordError, TooManyBadRecordsError
+from sparkify.execute import Execute, execute
 from sparkify.jsonpaths import JsonPath, parse_jsonpaths
 from sparkify.models import load_errors, staging_events, staging_songs
 from sparkify.records import RowBuilder
@@ -156,27 +158,36 @@ class ErrorBudget:
         """How many bad records were skipped."""
         return len(self.errors)
 
-    def record(self, conn: sa.Connection, run_id: str) -> None:
+    @property
+    def remaining(self) -> int:
+        """How many more bad records may be skipped."""
+        return max(0, self.max_errors - len(self.errors))
+
+    def record(self, conn: sa.Connection, run_id: str, run: Execute = execute) -> None:
         """Insert the skipped records into ``load_errors`` (in the load's transaction)."""
         if not self.errors:
             return
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        conn.execute(
-            sa.insert(load_errors),
-            [
-                {
-                    "run_id": run_id,
-                    "recorded_at": now,
-                    "table_name": table,
-                    "source": e.source,
-                    "line": e.line,
-                    "column_name": e.column,
-                    "reason": e.reason[:1000],
-                    "raw_line": e.raw,
-                }
-                for table, e in self.errors
-            ],
-        )
+        for batch in chunks(self.errors, 1000):
+            run(conn, sa.insert(load_errors).values(self._rows(batch, run_id, now)))
+
+    @staticmethod
+    def _rows(
+        errors: Sequence[tuple[str, BadRecordError]], run_id: str, now: dt.datetime
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "run_id": run_id,
+                "recorded_at": now,
+                "table_name": table,
+                "source": e.source,
+                "line": e.line,
+                "column_name": e.column,
+                "reason": e.reason[:1000],
+                "raw_line": e.raw,
+            }
+            for table, e in errors
+        ]
 
 
 @dataclass(frozen=True)
@@ -191,6 +202,10 @@ class StageResult:
 
 class Stager(Protocol):
     """Loads a plan's objects into the staging tables, inside the caller's transaction."""
+
+    def execute(self, conn: sa.Connection, statement: Executable) -> sa.CursorResult[Any]:
+        """Run one statement of the load the way this backend takes it."""
+        ...
 
     def session(
         self, engine: sa.Engine, *, wait: bool, timeout: float, notify: Callable[[str], None]
@@ -265,6 +280,10 @@ class LockingStager:
     so a crashed or killed load releases it with its connection.
     """
 
+    def execute(self, conn: sa.Connection, statement: Executable) -> sa.CursorResult[Any]:
+        """Run a statement as it is (Redshift sends text: see its stager)."""
+        return execute(conn, statement)
+
     @contextmanager
     def session(
         self, engine: sa.Engine, *, wait: bool, timeout: float, notify: Callable[[str], None]
@@ -308,7 +327,7 @@ class LockingStager:
         """
         for table in tables:
             columns = ", ".join(c.name for c in table.columns if c.name in PLANNED_COLUMNS)
-            conn.execute(sa.text(f"ANALYZE {qualified_name(conn, table)} ({columns})"))
+            self.execute(conn, sa.text(f"ANALYZE {qualified_name(conn, table)} ({columns})"))
 
     def prepare_transforms(self, conn: sa.Connection, staged_events: int) -> None:
         """Nothing to build: Redshift has no indexes; DuckDB reads row groups by ts."""
@@ -335,7 +354,7 @@ class LockingStager:
     ) -> None:
         """Multi-row INSERTs of 1,000 rows (Redshift's bind-parameter limit is 32,767)."""
         for batch in chunks(rows, 1000):
-            conn.execute(sa.insert(table).values(list(batch)))
+            self.execute(conn, sa.insert(table).values(list(batch)))
 
 
 # -- COPY's emulation, shared by PostgreSQL and DuckDB ----------------------------------

@@ -10,25 +10,30 @@
   sources (``.ipynb_checkpoints/``, non-JSON files) or only some objects are to
   be loaded, COPY reads a manifest listing exactly the planned objects, written
   under ``[S3] MANIFEST_PREFIX``.
-* A failed COPY is explained from ``sys_load_error_detail`` (``stl_load_errors``
-  on clusters that lack it): the error names the S3 key, line, column and reason.
+* A failed COPY, and the records a COPY skipped under MAXERROR, are read from
+  ``sys_load_error_detail`` (the SYS views exist on provisioned clusters and on
+  Serverless; STL and STV tables only on clusters): the error names the S3 key,
+  line, column and reason.
+* The load lock is ``LOCK load_ledger``, the transaction's first statement that
+  reads or writes, bounded by ``statement_timeout``.
 
-The statements come from sqlalchemy-redshift's ``CopyCommand``, compiled with
-literal binds (redshift-connector would send bind parameters as ``$1``, which
-COPY rejects: sqlalchemy-redshift issue 240); quotes in values are escaped.
-See https://docs.aws.amazon.com/redshift/latest/dg/r_COPY.html
+Every statement is sent as Redshift text with its values inlined and no
+parameters (:mod:`sparkify.execute`); the COPY comes from sqlalchemy-redshift's
+``CopyCommand``. See https://docs.aws.amazon.com/redshift/latest/dg/r_COPY.html
+and docs/redshift.md.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.base import Executable
 from sqlalchemy_redshift.commands import CopyCommand, Format
-from sqlalchemy_redshift.dialect import RedshiftDialect_redshift_connector
 
 from sparkify.config import Settings
 from sparkify.counts import first_line
@@ -40,7 +45,8 @@ from sparkify.errors import (
     SourceError,
     TooManyBadRecordsError,
 )
-from sparkify.records import raw_text
+from sparkify.execute import Execute, execute_redshift, redshift_text, send_text
+from sparkify.models import TS_MAX_MS, TS_MIN_MS, staging_events
 from sparkify.sources import is_s3, s3_client, split_s3_uri
 from sparkify.staging.base import (
     ErrorBudget,
@@ -54,31 +60,68 @@ from sparkify.staging.base import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-_DIALECT = RedshiftDialect_redshift_connector()
+#: A COPY's MAXERROR cannot exceed this: "The maximum limit is 100,000"
+#: (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-load.html).
+MAXERROR_LIMIT = 100_000
 
-#: The latest load error of a session for one table (the COPY that just failed). The
-#: table filter keeps an error skipped earlier in the session (MAXERROR) by another
-#: table's COPY from explaining this failure.
-#: Plain text: these are catalog views, never subject to the schema translation.
-SYS_LOAD_ERROR = sa.text(
-    "SELECT TRIM(file_name) AS source, line_number AS line, TRIM(column_name) AS column_name, "
-    "TRIM(error_message) AS reason, NULL AS raw_line FROM sys_load_error_detail "
-    "WHERE session_id = :session AND table_id = CAST(CAST(:table AS REGCLASS) AS OID) "
-    "ORDER BY start_time DESC LIMIT 1"
+#: How long ``--no-wait`` waits for the load lock on Redshift, in seconds: LOCK has no
+#: NOWAIT, so it waits this long at most (a free lock is taken in milliseconds).
+NO_WAIT_SECONDS = 1.0
+#: After this many seconds waiting for the load lock, the user is told why.
+WAIT_NOTICE_SECONDS = 1.0
+
+#: This session's id: the ``session_id`` of the SYS views' rows for its statements.
+SESSION_ID = sa.text("SELECT pg_backend_pid()")
+
+#: A staging table's id, as the SYS views' ``table_id`` holds it: a catalog-only query
+#: (REGCLASS is not a type Redshift supports, and leader-node functions such as
+#: current_schema() cannot be combined with system views:
+#: https://docs.aws.amazon.com/redshift/latest/dg/c_unsupported-postgresql-datatypes.html,
+#: https://docs.aws.amazon.com/redshift/latest/dg/c_sql-functions-leader-node.html).
+#: current_schema() is where ``create-tables`` made the tables (the configured schema,
+#: first on the search path).
+TABLE_ID = sa.text(
+    "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relname = :table AND n.nspname = current_schema()"
+).bindparams(sa.bindparam("table", type_=sa.String))
+
+#: The newest load error of this session for a table, before a COPY: every row newer
+#: than it is the COPY's own. SYS_LOAD_ERROR_DETAIL exists on provisioned clusters and
+#: Serverless alike, and shows a regular user the rows of their own queries
+#: (https://docs.aws.amazon.com/redshift/latest/dg/SYS_LOAD_ERROR_DETAIL.html). Its
+#: ``query_id`` is not ``pg_last_copy_id()`` (STL's id), so the COPY is found by its
+#: session, its table and time. The text form keeps the microseconds.
+ERRORS_BEFORE = sa.text(
+    "SELECT CAST(MAX(start_time) AS VARCHAR(32)) FROM sys_load_error_detail "
+    "WHERE session_id = :session AND table_id = :table_id"
+).bindparams(
+    sa.bindparam("session", type_=sa.BigInteger), sa.bindparam("table_id", type_=sa.BigInteger)
 )
-STL_LOAD_ERROR = sa.text(
-    "SELECT TRIM(filename) AS source, line_number AS line, TRIM(colname) AS column_name, "
-    "TRIM(err_reason) AS reason, TRIM(raw_line) AS raw_line FROM stl_load_errors "
-    "WHERE session = :session AND tbl = CAST(CAST(:table AS REGCLASS) AS OID) "
-    "ORDER BY starttime DESC LIMIT 1"
-)
-#: Every error a successful COPY skipped under MAXERROR.
-LAST_COPY_ERRORS = sa.text(
+#: The records a COPY under MAXERROR skipped, or the error that failed it.
+#: SYS_LOAD_ERROR_DETAIL has no raw line: ``raw_line`` stays empty on Redshift.
+COPY_ERRORS = sa.text(
     "SELECT TRIM(file_name) AS source, line_number AS line, TRIM(column_name) AS column_name, "
     "TRIM(error_message) AS reason FROM sys_load_error_detail "
-    "WHERE query_id = pg_last_copy_id() ORDER BY file_name, line_number"
+    "WHERE session_id = :session AND table_id = :table_id "
+    "AND start_time > COALESCE(CAST(:since AS TIMESTAMP), CAST('1900-01-01' AS TIMESTAMP)) "
+    "ORDER BY file_name, line_number"
+).bindparams(
+    sa.bindparam("session", type_=sa.BigInteger),
+    sa.bindparam("table_id", type_=sa.BigInteger),
+    sa.bindparam("since", type_=sa.String),
 )
 
+#: The statement timeout around the load lock (milliseconds; 0 turns it off). LOCK
+#: waits as long as it must (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html);
+#: statement_timeout ends any statement that runs longer
+#: (https://docs.aws.amazon.com/redshift/latest/dg/r_statement_timeout.html). SET is
+#: no SELECT or DML, so the snapshot still starts after the lock.
+SET_TIMEOUT = sa.text("SET statement_timeout TO :ms").bindparams(
+    sa.bindparam("ms", type_=sa.BigInteger)
+)
+RESET_TIMEOUT = sa.text("RESET statement_timeout")
+#: The load lock: an exclusive lock on the ledger, held until the transaction ends.
+LOCK_LEDGER = sa.text("LOCK load_ledger")
 
 #: An IAM role ARN as Redshift takes it, whole (sqlalchemy-redshift only checks a prefix).
 IAM_ROLE_ARN = re.compile(
@@ -105,7 +148,10 @@ def copy_statement(
         region: the bucket's region.
         json_option: ``'auto'`` or the JSONPaths file's URI.
         manifest: whether ``location`` is a manifest.
-        max_errors: MAXERROR (0: the first error fails the COPY).
+        max_errors: how many bad records the COPY may skip (0: the first fails it).
+            Redshift fails a COPY that meets MAXERROR errors "or greater"
+            (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-load.html),
+            so skipping N takes MAXERROR N+1, capped at :data:`MAXERROR_LIMIT`.
     """
     if not IAM_ROLE_ARN.fullmatch(iam_role_arn):
         raise ConfigError(
@@ -123,14 +169,14 @@ def copy_statement(
             region=region,
             comp_update=False,
             stat_update=False,
-            max_error=max_errors if max_errors > 0 else None,
+            max_error=min(max_errors + 1, MAXERROR_LIMIT) if max_errors > 0 else None,
             manifest=manifest,
         )
     except ValueError as exc:
         raise ConfigError(
             f"not an IAM role ARN Redshift accepts ({exc})", section="IAM_ROLE", key="ARN"
         ) from None
-    return str(command.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+    return redshift_text(command)
 
 
 def manifest_document(sources: TableSources) -> dict[str, Any]:
@@ -148,38 +194,52 @@ def folder(prefix: str) -> str:
     return prefix if prefix.endswith("/") else prefix + "/"
 
 
-#: Another session's lock on the ledger (a load in progress), from the lock table.
-LEDGER_LOCK_HOLDER = sa.text(
-    "SELECT lock_owner_pid FROM stv_locks WHERE table_id = "
-    "(SELECT oid FROM pg_class WHERE relname = 'load_ledger' "
-    "AND relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())) "
-    "AND lock_owner_pid <> pg_backend_pid() LIMIT 1"
-)
-#: The load lock: an exclusive lock on the ledger, held until the transaction ends.
-LOCK_LEDGER = sa.text("LOCK load_ledger")
-
-
 class RedshiftStager(LockingStager):
-    """Stages with COPY from S3."""
+    """Stages with COPY from S3; every statement goes out as Redshift text, no parameters."""
+
+    def execute(self, conn: sa.Connection, statement: Executable) -> sa.CursorResult[Any]:
+        """Send the statement as :func:`~sparkify.execute.redshift_text` makes it."""
+        return execute_redshift(conn, statement)
 
     def lock(
         self, conn: sa.Connection, *, wait: bool, timeout: float, notify: Callable[[str], None]
     ) -> None:
-        """``LOCK load_ledger`` inside the transaction (Redshift has no advisory locks).
+        """``LOCK load_ledger``, the first statement of the transaction that reads anything.
 
-        Redshift's LOCK has no NOWAIT: without ``wait``, ``stv_locks`` is asked
-        first whether another session holds the ledger. See
-        https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
+        A Redshift transaction's snapshot starts at its first SELECT or DML, a
+        SELECT on a system table included
+        (https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html): a
+        load that waited for another must read the ledger and the star tables as
+        that load left them, so nothing is read before the lock. LOCK has no
+        NOWAIT and no timeout (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html):
+        the wait is bounded by ``statement_timeout`` around it (``timeout``
+        seconds, or :data:`NO_WAIT_SECONDS` without ``wait``), which any user may
+        set, on a cluster and on Serverless. No lock table is read: STV_LOCKS is
+        visible only to superusers and exists only on provisioned clusters.
         """
-        holder = conn.execute(LEDGER_LOCK_HOLDER).scalar()
-        if holder is not None:
-            if not wait:
-                raise LoadInProgressError(
-                    f"a load is in progress (Redshift session {holder} "
-                    "holds load_ledger); try again later or --wait"
-                )
-            notify(f"another load (session {holder}) is in progress; waiting for it")
-        conn.execute(LOCK_LEDGER)
+        limit = timeout if wait else NO_WAIT_SECONDS
+        self.execute(conn, SET_TIMEOUT.bindparams(ms=max(1, round(limit * 1000))))
+        notice = threading.Timer(
+            WAIT_NOTICE_SECONDS,
+            notify,
+            [f"waiting up to {limit:.0f}s for the load lock (another load is in progress)"],
+        )
+        notice.daemon = True
+        if wait:
+            notice.start()
+        try:
+            self.execute(conn, LOCK_LEDGER)
+        except sa.exc.DBAPIError as exc:
+            if not _timed_out(exc):
+                raise
+            waited = f"after waiting {limit:.0f}s" if wait else "(--no-wait)"
+            raise LoadInProgressError(
+                f"a load is in progress: another session holds load_ledger {waited}; "
+                "try again later" + (" or raise --lock-timeout" if wait else " or --wait")
+            ) from exc
+        finally:
+            notice.cancel()
+        self.execute(conn, RESET_TIMEOUT)
 
     def stage(
         self,
@@ -203,10 +263,11 @@ class RedshiftStager(LockingStager):
         if not is_s3(plan.jsonpath_uri):
             raise SourceError(plan.jsonpath_uri, "Redshift's COPY reads the JSONPaths file from S3")
         s3 = client or s3_client(settings.region)
+        session = int(self.execute(conn, SESSION_ID).scalar_one())
         results = []
         for sources in plan.tables:
             table = sources.table
-            conn.execute(sa.delete(table))
+            self.execute(conn, sa.delete(table))
             if not sources.objects:
                 results.append(StageResult(table.name, 0, 0, 0))
                 continue
@@ -219,25 +280,42 @@ class RedshiftStager(LockingStager):
                 region=settings.region,
                 json_option=json_option,
                 manifest=manifest,
-                max_errors=budget.max_errors,
+                max_errors=budget.remaining if budget.max_errors > 0 else 0,
             )
             progress.begin_table(table.name, len(sources.objects), sources.size)
-            session = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            table_id = int(self.execute(conn, TABLE_ID.bindparams(table=table.name)).scalar_one())
+            lookup = {"session": session, "table_id": table_id}
+            since = self.execute(conn, ERRORS_BEFORE.bindparams(**lookup)).scalar()
+            errors = COPY_ERRORS.bindparams(**lookup, since=since)
             try:
-                conn.exec_driver_sql(statement)
+                self.copy(conn, statement, sources, plan, s3)
             except sa.exc.DBAPIError as exc:
-                failure = copy_failure(conn.engine, session, table.name, exc)
+                failure = copy_failure(conn.engine, errors, table.name, exc)
                 if budget.max_errors > 0 and isinstance(failure, BadRecordError):
-                    # A COPY with MAXERROR fails only when it met more bad records.
+                    # A COPY under MAXERROR fails only when it met more bad records.
                     raise TooManyBadRecordsError(budget.max_errors, failure) from exc
                 raise failure from exc
             if budget.max_errors > 0:
-                record_skipped(conn, table.name, budget)
+                record_skipped(conn, errors, table.name, budget, self.execute)
+            if table is staging_events:
+                reject_out_of_range_ts(conn, sources, budget, self.execute)
             progress.advance(len(sources.objects), sources.size)
-            rows = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            count = sa.select(sa.func.count()).select_from(table)
+            rows = int(self.execute(conn, count).scalar_one())
             results.append(StageResult(table.name, len(sources.objects), sources.size, rows))
-        budget.record(conn, run_id)
+        budget.record(conn, run_id, self.execute)
         return results
+
+    def copy(
+        self,
+        conn: sa.Connection,
+        statement: str,
+        sources: TableSources,
+        plan: Plan,
+        client: S3Client,
+    ) -> None:
+        """Run one COPY (the Redshift model tests stand in for this step alone)."""
+        send_text(conn, statement)
 
     def location(
         self, sources: TableSources, settings: Settings, run_id: str, client: S3Client
@@ -262,6 +340,17 @@ class RedshiftStager(LockingStager):
         return uri, True
 
 
+def _timed_out(exc: sa.exc.DBAPIError) -> bool:
+    """Whether a statement was cancelled, as ``statement_timeout`` does (SQLSTATE 57014).
+
+    Redshift's documented text for it is "Query (n) canceled on user's request"
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_statement_timeout.html);
+    PostgreSQL's "canceling statement due to statement timeout".
+    """
+    text = str(exc.orig).lower()
+    return "57014" in text or "cancel" in text or "statement timeout" in text
+
+
 def write_manifest(uri: str, document: dict[str, Any], client: S3Client) -> None:
     """Put a manifest document at ``uri``."""
     bucket, key = split_s3_uri(uri)
@@ -284,45 +373,84 @@ def _count_keys(prefix: str, client: S3Client) -> int:
     return count
 
 
-def copy_failure(
-    engine: sa.Engine, session: int, table: str, exc: sa.exc.DBAPIError
-) -> BadRecordError | DatabaseError:
-    """Explain a failed COPY from the load-error views (read on a fresh connection).
-
-    The failed COPY aborted the load's transaction, so the views are read on
-    another connection, for the failed COPY's session.
-    """
-    driver_reason = first_line(exc)
-    row = None
-    with engine.connect() as other:
-        for query in (SYS_LOAD_ERROR, STL_LOAD_ERROR):
-            try:
-                row = other.execute(query, {"session": session, "table": table}).mappings().first()
-            except sa.exc.DBAPIError:
-                other.rollback()
-                continue
-            if row is not None:
-                break
-    if row is None:
-        return DatabaseError(f"COPY into {table}", driver_reason)
+def _bad_record(row: sa.RowMapping) -> BadRecordError:
     return BadRecordError(
         source=str(row["source"]),
         line=int(row["line"]),
         reason=str(row["reason"]),
-        raw=raw_text(str(row["raw_line"] or "")),
         column=row["column_name"] or None,
     )
 
 
-def record_skipped(conn: sa.Connection, table: str, budget: ErrorBudget) -> None:
-    """Account for the records a successful COPY skipped under MAXERROR."""
-    for row in conn.execute(LAST_COPY_ERRORS).mappings():
+def copy_failure(
+    engine: sa.Engine, errors: sa.TextClause, table: str, exc: sa.exc.DBAPIError
+) -> BadRecordError | DatabaseError:
+    """Explain a failed COPY from its rows in SYS_LOAD_ERROR_DETAIL (on a fresh connection).
+
+    The failed COPY aborted the load's transaction, so the view is read on
+    another connection, for the failed COPY's session, table and time
+    (``errors``: :data:`COPY_ERRORS` bound to them). With none, the driver's
+    message is the reason (e.g. access denied to S3).
+    """
+    with engine.connect() as other:
+        try:
+            found = execute_redshift(other, errors).mappings().all()
+        except sa.exc.DBAPIError:
+            found = []
+    if not found:
+        return DatabaseError(f"COPY into {table}", first_line(exc))
+    return _bad_record(found[-1])
+
+
+def record_skipped(
+    conn: sa.Connection,
+    errors: sa.TextClause,
+    table: str,
+    budget: ErrorBudget,
+    execute: Execute = execute_redshift,
+) -> None:
+    """Account for the records a successful COPY skipped under MAXERROR (``errors``)."""
+    for row in execute(conn, errors).mappings():
+        budget.add(table, _bad_record(row))
+
+
+def reject_out_of_range_ts(
+    conn: sa.Connection,
+    sources: TableSources,
+    budget: ErrorBudget,
+    execute: Execute = execute_redshift,
+) -> None:
+    """Staged events whose ts the star schema cannot hold are bad records.
+
+    COPY loads any BIGINT into ``ts``; the emulated stagers refuse such a record
+    with its file and line, which Redshift's staged row no longer has: it is
+    named by the events' prefix and identified by userId, sessionId and ts.
+    Without ``--max-errors`` the first stops the load; under it each counts
+    against the budget, is recorded, and is deleted from staging, so the
+    transforms never see it.
+    """
+    ts = staging_events.c.ts
+    outside = sa.or_(ts < TS_MIN_MS, ts > TS_MAX_MS)
+    found = execute(
+        conn,
+        sa.select(staging_events.c.user_id, staging_events.c.session_id, ts)
+        .where(outside)
+        .order_by(ts)
+        .limit(budget.remaining + 1),
+    ).all()
+    for row in found:
+        user_id, session_id, value = tuple(row)
         budget.add(
-            table,
+            staging_events.name,
             BadRecordError(
-                source=str(row["source"]),
-                line=int(row["line"]),
-                reason=str(row["reason"]),
-                column=row["column_name"] or None,
+                source=sources.prefix,
+                line=0,
+                column="ts",
+                reason=(
+                    f"ts {value} (userId {user_id}, sessionId {session_id}) is outside the "
+                    "epoch milliseconds the warehouse holds (years 1-9999 UTC)"
+                ),
             ),
         )
+    if found:
+        execute(conn, sa.delete(staging_events).where(outside))

@@ -3,6 +3,6 @@ COPY staging_events (artist, auth, first_name, gender, item_in_session, last_nam
         FORMAT AS JSON AS 's3://udacity-dend/log_json_path.json'
         MANIFEST
 COMPUPDATE OFF
-MAXERROR AS 10
+MAXERROR AS 11
 STATUPDATE OFF
 REGION 'us-west-2'

@@ -2,6 +2,6 @@ COPY staging_songs (num_songs, artist_id, artist_latitude, artist_longitude, art
         WITH CREDENTIALS AS 'aws_iam_role=arn:aws:iam::123456789012:role/dwhRole'
         FORMAT AS JSON AS 'auto'
         COMPUPDATE OFF
-MAXERROR AS 3
+MAXERROR AS 4
 STATUPDATE OFF
 REGION 'us-west-2'

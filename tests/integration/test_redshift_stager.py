@@ -32,10 +32,14 @@ from sparkify.errors import (
     SourceError,
     TooManyBadRecordsError,
 )
+from sparkify.execute import execute_redshift
 from sparkify.models import EVENT_KEYS
 from sparkify.sources import list_sources, s3_client
 from sparkify.staging.base import ErrorBudget, NoProgress, TableSources, plan_sources
 from sparkify.staging.redshift import (
+    COPY_ERRORS,
+    ERRORS_BEFORE,
+    TABLE_ID,
     RedshiftStager,
     copy_failure,
     copy_statement,
@@ -205,13 +209,6 @@ CREATE TABLE sys_load_error_detail (
     line_number bigint, column_name char(127), column_type char(10), column_length char(10),
     position int, error_code int, error_message char(512)
 )"""
-STL_LOAD_ERRORS = """
-CREATE TABLE stl_load_errors (
-    userid int, slice int, tbl int, starttime timestamp, session int, query int,
-    filename char(256), line_number bigint, colname char(127), type char(10),
-    col_length char(10), position int, raw_line char(1024), raw_field_value char(1024),
-    err_code int, err_reason char(100)
-)"""
 DRIVER_MESSAGE = (
     "Load into table 'staging_events' failed. "
     "Check 'sys_load_error_detail' system table for details."
@@ -287,9 +284,12 @@ def sys_row(
     }
 
 
-def insert_sys_rows(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
+def insert_sys_rows(engine: sa.Engine, rows: list[dict[str, Any]], *, create: bool = True) -> None:
     with engine.begin() as conn:
-        conn.exec_driver_sql(SYS_LOAD_ERROR_DETAIL)
+        if create:
+            conn.exec_driver_sql(SYS_LOAD_ERROR_DETAIL)
+        if not rows:
+            return
         conn.execute(
             sa.text(
                 "INSERT INTO sys_load_error_detail VALUES (:user_id, :query_id, "
@@ -316,12 +316,33 @@ def test_the_stand_in_views_return_blank_padded_text_like_redshift(
     assert file_name.rstrip() == "s3://b/k.json"
 
 
-def test_failed_copy_is_explained_by_the_newest_load_error_of_its_session(
+def events_id(engine: sa.Engine) -> int:
+    """staging_events' id, as the stager looks it up (catalog tables only)."""
+    with engine.connect() as conn:
+        return int(execute_redshift(conn, TABLE_ID.bindparams(table="staging_events")).scalar_one())
+
+
+def copy_errors(engine: sa.Engine, session: int, since: dt.datetime | str | None) -> sa.TextClause:
+    """The lookup of one COPY's load errors: its session, its table, newer than ``since``."""
+    text = since.isoformat(sep=" ") if isinstance(since, dt.datetime) else since
+    return COPY_ERRORS.bindparams(session=session, table_id=events_id(engine), since=text)
+
+
+def errors_before(engine: sa.Engine, session: int) -> str | None:
+    """What the stager reads before a COPY: the newest error of the session and table."""
+    lookup = ERRORS_BEFORE.bindparams(session=session, table_id=events_id(engine))
+    with engine.connect() as conn:
+        since: str | None = execute_redshift(conn, lookup).scalar()
+    return since
+
+
+def test_failed_copy_is_explained_by_its_own_load_error_not_an_earlier_copys(
     redshift_schema: sa.Engine,
 ) -> None:
     session = backend_pid(redshift_schema)
     other = session + 1
     key = "s3://udacity-dend/log_data/2018/11/2018-11-02-events.json"
+    # An earlier COPY of this session and table (a run before, in the same session).
     insert_sys_rows(
         redshift_schema,
         [
@@ -333,7 +354,14 @@ def test_failed_copy_is_explained_by_the_newest_load_error_of_its_session(
                 "ts",
                 "Missing data for not-null field",
                 query_id=1001,
-            ),
+            )
+        ],
+    )
+    since = errors_before(redshift_schema, session)
+    assert since is not None
+    insert_sys_rows(
+        redshift_schema,
+        [
             sys_row(
                 session,
                 T0 + dt.timedelta(seconds=30),
@@ -354,8 +382,10 @@ def test_failed_copy_is_explained_by_the_newest_load_error_of_its_session(
                 query_id=1003,
             ),
         ],
+        create=False,
     )
-    error = copy_failure(redshift_schema, session, "staging_events", copy_error())
+    lookup = copy_errors(redshift_schema, session, since)
+    error = copy_failure(redshift_schema, lookup, "staging_events", copy_error())
     assert isinstance(error, BadRecordError)
     assert error.source == key
     assert error.line == 17
@@ -368,102 +398,37 @@ def test_failed_copy_is_explained_by_the_newest_load_error_of_its_session(
     )
 
 
+def test_the_errors_before_a_copy_keep_their_microseconds(redshift_schema: sa.Engine) -> None:
+    session = backend_pid(redshift_schema)
+    start = T0 + dt.timedelta(microseconds=123456)
+    insert_sys_rows(redshift_schema, [sys_row(session, start, "s3://b/a.json", 1, "ts", "x")])
+    assert errors_before(redshift_schema, session) == "2026-11-24 12:00:00.123456"
+    with redshift_schema.connect() as conn:
+        found = execute_redshift(conn, copy_errors(redshift_schema, session, start)).all()
+    assert found == []
+
+
 def test_a_load_error_with_no_column_names_none(redshift_schema: sa.Engine) -> None:
     session = backend_pid(redshift_schema)
     insert_sys_rows(
         redshift_schema,
         [sys_row(session, T0, "s3://b/log_data/a.json", 2, "", "Invalid JSONPath format")],
     )
-    error = copy_failure(redshift_schema, session, "staging_events", copy_error())
+    error = copy_failure(
+        redshift_schema, copy_errors(redshift_schema, session, None), "staging_events", copy_error()
+    )
     assert isinstance(error, BadRecordError)
     assert error.column is None
     assert str(error) == "bad record in s3://b/log_data/a.json, line 2: Invalid JSONPath format"
 
 
-def test_failed_copy_falls_back_to_stl_load_errors_with_its_raw_line(
+def test_failed_copy_with_no_load_error_view_is_a_database_error_with_the_driver_message(
     redshift_schema: sa.Engine,
 ) -> None:
     session = backend_pid(redshift_schema)
-    raw = '{"ts":"not a number","userId":"10"}'
-    with redshift_schema.begin() as conn:
-        conn.exec_driver_sql(STL_LOAD_ERRORS)
-        conn.execute(
-            sa.text(
-                f"INSERT INTO stl_load_errors VALUES (100, 0, {EVENTS_OID}, :start, :session, "
-                "1001, "
-                ":file, :line, :col, 'int8', '0', 0, :raw, :field, 1207, :reason)"
-            ),
-            [
-                {
-                    "start": T0,
-                    "session": session,
-                    "file": "s3://b/log_data/old.json",
-                    "line": 1,
-                    "col": "ts",
-                    "raw": "{}",
-                    "field": "",
-                    "reason": "older",
-                },
-                {
-                    "start": T0 + dt.timedelta(seconds=1),
-                    "session": session,
-                    "file": "s3://b/log_data/a.json",
-                    "line": 4,
-                    "col": "ts",
-                    "raw": raw,
-                    "field": "not a number",
-                    "reason": "Invalid digit, Value 'n', Pos 0, Type: Long",
-                },
-                {
-                    "start": T0 + dt.timedelta(minutes=1),
-                    "session": session + 1,
-                    "file": "s3://b/other.json",
-                    "line": 8,
-                    "col": "song",
-                    "raw": "{}",
-                    "field": "",
-                    "reason": "other session",
-                },
-            ],
-        )
-    error = copy_failure(redshift_schema, session, "staging_events", copy_error())
-    assert isinstance(error, BadRecordError)
-    assert (error.source, error.line, error.column) == ("s3://b/log_data/a.json", 4, "ts")
-    assert error.reason == "Invalid digit, Value 'n', Pos 0, Type: Long"
-    assert error.raw == raw
-
-
-def test_an_empty_sys_load_error_detail_falls_back_to_stl_load_errors(
-    redshift_schema: sa.Engine,
-) -> None:
-    session = backend_pid(redshift_schema)
-    insert_sys_rows(redshift_schema, [sys_row(session + 1, T0, "s3://b/x.json", 1, "ts", "no")])
-    with redshift_schema.begin() as conn:
-        conn.exec_driver_sql(STL_LOAD_ERRORS)
-        conn.execute(
-            sa.text(
-                "INSERT INTO stl_load_errors (tbl, starttime, session, filename, line_number, "
-                f"colname, raw_line, err_reason) VALUES ({EVENTS_OID}, :t, :s, 's3://b/y.json', "
-                "6, 'ts', "
-                "'raw', 'from stl')"
-            ),
-            {"t": T0, "s": session},
-        )
-    error = copy_failure(redshift_schema, session, "staging_events", copy_error())
-    assert isinstance(error, BadRecordError)
-    assert (error.source, error.line, error.reason, error.raw) == (
-        "s3://b/y.json",
-        6,
-        "from stl",
-        "raw",
+    error = copy_failure(
+        redshift_schema, copy_errors(redshift_schema, session, None), "staging_events", copy_error()
     )
-
-
-def test_failed_copy_with_no_load_error_views_is_a_database_error_with_the_driver_message(
-    redshift_schema: sa.Engine,
-) -> None:
-    session = backend_pid(redshift_schema)
-    error = copy_failure(redshift_schema, session, "staging_events", copy_error())
     assert isinstance(error, DatabaseError)
     assert error.action == "COPY into staging_events"
     assert error.reason == DRIVER_MESSAGE
@@ -475,12 +440,17 @@ def test_failed_copy_with_no_load_error_of_its_session_is_a_database_error(
     session = backend_pid(redshift_schema)
     insert_sys_rows(redshift_schema, [sys_row(session + 1, T0, "s3://b/x.json", 1, "ts", "no")])
     message = "S3ServiceException:Access Denied,Status 403"
-    error = copy_failure(redshift_schema, session, "staging_events", copy_error(message))
+    error = copy_failure(
+        redshift_schema,
+        copy_errors(redshift_schema, session, None),
+        "staging_events",
+        copy_error(message),
+    )
     assert isinstance(error, DatabaseError)
     assert error.reason == message
 
 
-def test_a_failed_copy_is_not_explained_by_an_earlier_copy_of_the_session(
+def test_a_failed_copy_is_not_explained_by_another_tables_copy_of_the_session(
     redshift_schema: sa.Engine,
 ) -> None:
     with redshift_schema.begin() as conn:
@@ -505,7 +475,12 @@ def test_a_failed_copy_is_not_explained_by_an_earlier_copy_of_the_session(
         ],
     )
     message = "S3ServiceException:Access Denied,Status 403"
-    error = copy_failure(redshift_schema, session, "staging_events", copy_error(message))
+    error = copy_failure(
+        redshift_schema,
+        copy_errors(redshift_schema, session, None),
+        "staging_events",
+        copy_error(message),
+    )
     assert isinstance(error, DatabaseError)
     assert error.reason == message
 
@@ -530,25 +505,33 @@ SKIPPED = [
 
 
 @pytest.fixture
-def skipped_rows(redshift_schema: sa.Engine) -> sa.Engine:
+def skipped_rows(redshift_schema: sa.Engine) -> tuple[sa.Engine, sa.TextClause]:
+    """The SYS rows of a COPY that skipped 3 records, after an earlier COPY's error.
+
+    The SYS view's ``query_id`` is not STL's: ``pg_last_copy_id()`` answers another
+    number (as on Redshift), so a lookup by it finds nothing.
+    """
     session = backend_pid(redshift_schema)
+    # An earlier COPY's error in the same session and table: not this COPY's.
+    insert_sys_rows(redshift_schema, [sys_row(session, T0, "s3://b/old.json", 1, "ts", "old")])
+    since = errors_before(redshift_schema, session)
     rows = [
-        sys_row(session, T0, file, line, column, reason, query_id=4242)
+        sys_row(session, T0 + dt.timedelta(seconds=5), file, line, column, reason, query_id=4242)
         for file, line, column, reason in SKIPPED
     ]
-    # An earlier COPY's error: not the last COPY's.
-    rows.append(sys_row(session, T0, "s3://b/old.json", 1, "ts", "old", query_id=4241))
-    insert_sys_rows(redshift_schema, rows)
-    last_copy_id(redshift_schema, 4242)
-    return redshift_schema
+    insert_sys_rows(redshift_schema, rows, create=False)
+    last_copy_id(redshift_schema, 987654)
+    lookup = copy_errors(redshift_schema, session, since)
+    return redshift_schema, lookup
 
 
-def test_records_skipped_by_the_last_copy_go_to_the_error_budget(
-    skipped_rows: sa.Engine,
+def test_records_skipped_by_the_copy_go_to_the_error_budget(
+    skipped_rows: tuple[sa.Engine, sa.TextClause],
 ) -> None:
+    engine, lookup = skipped_rows
     budget = ErrorBudget(max_errors=5)
-    with skipped_rows.connect() as conn:
-        record_skipped(conn, "staging_events", budget)
+    with engine.connect() as conn:
+        record_skipped(conn, lookup, "staging_events", budget)
     assert budget.skipped == 3
     assert [(table, e.source, e.line, e.column, e.reason) for table, e in budget.errors] == [
         ("staging_events", "s3://b/log_data/a.json", 4, None, "Invalid JSON"),
@@ -564,31 +547,38 @@ def test_records_skipped_by_the_last_copy_go_to_the_error_budget(
 
 
 def test_records_skipped_beyond_the_budget_raise_too_many_bad_records(
-    skipped_rows: sa.Engine,
+    skipped_rows: tuple[sa.Engine, sa.TextClause],
 ) -> None:
+    engine, lookup = skipped_rows
     budget = ErrorBudget(max_errors=2)
-    with skipped_rows.connect() as conn, pytest.raises(TooManyBadRecordsError) as caught:
-        record_skipped(conn, "staging_events", budget)
+    with engine.connect() as conn, pytest.raises(TooManyBadRecordsError) as caught:
+        record_skipped(conn, lookup, "staging_events", budget)
     assert caught.value.max_errors == 2
     assert caught.value.last.source == "s3://b/log_data/b.json"
     assert budget.skipped == 2
 
 
-def test_the_budget_is_shared_by_both_copies_of_a_run(skipped_rows: sa.Engine) -> None:
+def test_the_budget_is_shared_by_both_copies_of_a_run(
+    skipped_rows: tuple[sa.Engine, sa.TextClause],
+) -> None:
+    engine, lookup = skipped_rows
     budget = ErrorBudget(max_errors=5)
-    with skipped_rows.connect() as conn:
-        record_skipped(conn, "staging_songs", budget)
+    with engine.connect() as conn:
+        record_skipped(conn, lookup, "staging_songs", budget)
+        assert budget.remaining == 2
         with pytest.raises(TooManyBadRecordsError):
-            record_skipped(conn, "staging_events", budget)
+            record_skipped(conn, lookup, "staging_events", budget)
     assert budget.skipped == 5
 
 
 def test_a_copy_that_skipped_nothing_adds_nothing(redshift_schema: sa.Engine) -> None:
-    insert_sys_rows(redshift_schema, [sys_row(1, T0, "s3://b/a.json", 1, "ts", "x", query_id=7)])
-    last_copy_id(redshift_schema, 8)
+    session = backend_pid(redshift_schema)
+    insert_sys_rows(redshift_schema, [sys_row(session, T0, "s3://b/a.json", 1, "ts", "x")])
+    since = errors_before(redshift_schema, session)
     budget = ErrorBudget(max_errors=1)
+    lookup = copy_errors(redshift_schema, session, since)
     with redshift_schema.connect() as conn:
-        record_skipped(conn, "staging_events", budget)
+        record_skipped(conn, lookup, "staging_events", budget)
     assert budget.skipped == 0
 
 
@@ -619,6 +609,7 @@ def test_stage_sends_the_redshift_copy_and_reports_its_refusal_as_a_database_err
         models.staging_songs.create(conn)
         models.staging_events.create(conn, checkfirst=True)
         conn.execute(sa.insert(models.staging_songs).values(song_id="left from a run before"))
+    insert_sys_rows(redshift_schema, [])
 
     sent: list[str] = []
 
@@ -654,9 +645,13 @@ def test_stage_sends_the_redshift_copy_and_reports_its_refusal_as_a_database_err
         manifest=True,
         max_errors=0,
     )
-    assert sent[0].startswith("DELETE FROM staging_songs")
-    assert sent[1] == "SELECT pg_backend_pid()"
-    assert sent[2] == expected_copy
+    assert sent[0] == "SELECT pg_backend_pid()"
+    assert sent[1].startswith("DELETE FROM staging_songs")
+    assert sent[2].startswith("SELECT c.oid FROM pg_class")
+    assert sent[3].startswith(
+        "SELECT CAST(MAX(start_time) AS VARCHAR(32)) FROM sys_load_error_detail"
+    )
+    assert sent[4] == expected_copy
     body = client.get_object(Bucket=s3_bucket, Key=f"manifests/{RUN_ID}/staging_songs.manifest")
     assert [entry["url"] for entry in json.loads(body["Body"].read())["entries"]] == [
         f"s3://{s3_bucket}/song_data/A/s.json"

@@ -1,4 +1,4 @@
-"""Redshift's catalog queries and the load lock: text Redshift gets as it is."""
+"""Redshift's system-view queries and the load lock, as the text sent (golden files)."""
 
 from __future__ import annotations
 
@@ -8,37 +8,68 @@ import sqlglot
 from sqlglot import exp
 
 from sparkify.staging import redshift
-from tests.redshift_sql import assert_redshift_parses
+from tests.redshift_sql import assert_golden, assert_redshift_parses, compile_redshift
 
 pytestmark = pytest.mark.unit
 
-QUERIES = {
-    "ledger lock holder": redshift.LEDGER_LOCK_HOLDER,
-    "sys_load_error_detail": redshift.SYS_LOAD_ERROR,
-    "stl_load_errors": redshift.STL_LOAD_ERROR,
-    "last copy errors": redshift.LAST_COPY_ERRORS,
+LOOKUP = {"session": 1073815883, "table_id": 108863}
+SENT = {
+    "catalog_session_id": redshift.SESSION_ID,
+    "catalog_table_id": redshift.TABLE_ID.bindparams(table="staging_events"),
+    "catalog_errors_before": redshift.ERRORS_BEFORE.bindparams(**LOOKUP),
+    "catalog_copy_errors": redshift.COPY_ERRORS.bindparams(
+        **LOOKUP, since="2026-12-04 19:01:02.345678"
+    ),
+    "catalog_copy_errors_first": redshift.COPY_ERRORS.bindparams(**LOOKUP, since=None),
 }
 
 
-@pytest.mark.parametrize("name", sorted(QUERIES))
-def test_catalog_queries_parse_as_redshift(name: str) -> None:
-    (tree,) = assert_redshift_parses(QUERIES[name].text)
+@pytest.mark.parametrize("name", sorted(SENT))
+def test_system_view_queries_are_sent_as_the_golden_text_and_parse(name: str) -> None:
+    sql = compile_redshift(SENT[name])
+    assert_golden(name, sql)
+    (tree,) = assert_redshift_parses(sql)
     assert isinstance(tree, exp.Select)
 
 
-def test_failed_copy_lookups_are_limited_to_the_session_and_the_table() -> None:
-    for query in (redshift.SYS_LOAD_ERROR, redshift.STL_LOAD_ERROR):
-        names = set(query.compile().params)
-        assert names == {"session", "table"}
+@pytest.mark.parametrize("name", sorted(SENT))
+def test_no_system_table_a_non_superuser_or_serverless_lacks_is_read(name: str) -> None:
+    # STV_LOCKS is superuser-only; STL and STV tables exist on clusters only.
+    sql = compile_redshift(SENT[name]).lower()
+    assert "stv_" not in sql
+    assert "stl_" not in sql
+    assert "pg_last_copy_id" not in sql
 
 
-def test_the_load_lock_is_an_exclusive_lock_on_the_ledger() -> None:
-    # sqlglot has no LOCK statement (it falls back to Command), so this one is
+def test_the_copy_errors_are_those_of_this_session_table_and_copy() -> None:
+    sql = compile_redshift(SENT["catalog_copy_errors"])
+    assert "session_id = 1073815883" in sql
+    assert "table_id = 108863" in sql
+    assert "start_time > COALESCE(CAST('2026-12-04 19:01:02.345678' AS TIMESTAMP)" in sql
+
+
+@pytest.mark.parametrize("name", sorted(SENT))
+def test_no_type_or_function_redshift_refuses_next_to_a_system_view(name: str) -> None:
+    # REGCLASS is unsupported; current_schema() runs on the leader node only and
+    # cannot share a statement with a system view.
+    sql = compile_redshift(SENT[name])
+    assert "REGCLASS" not in sql.upper()
+    if "sys_" in sql:
+        assert "current_schema" not in sql
+
+
+def test_the_load_lock_is_an_exclusive_lock_on_the_ledger_bounded_by_a_statement_timeout() -> None:
+    # sqlglot has no LOCK statement (it falls back to Command), so these are
     # checked as exact text: https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html
-    assert redshift.LOCK_LEDGER.text == "LOCK load_ledger"
-    assert isinstance(sqlglot.parse_one(redshift.LOCK_LEDGER.text, read="redshift"), exp.Command)
-
-
-def test_the_lock_holder_query_ignores_this_session() -> None:
-    assert "lock_owner_pid <> pg_backend_pid()" in redshift.LEDGER_LOCK_HOLDER.text
-    assert isinstance(redshift.LEDGER_LOCK_HOLDER, sa.TextClause)
+    texts = [
+        compile_redshift(redshift.SET_TIMEOUT.bindparams(ms=3_600_000)),
+        compile_redshift(redshift.LOCK_LEDGER),
+        compile_redshift(redshift.RESET_TIMEOUT),
+    ]
+    assert texts == [
+        "SET statement_timeout TO 3600000",
+        "LOCK load_ledger",
+        "RESET statement_timeout",
+    ]
+    assert isinstance(sqlglot.parse_one(texts[1], read="redshift"), exp.Command)
+    assert isinstance(redshift.LOCK_LEDGER, sa.TextClause)

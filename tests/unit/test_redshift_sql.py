@@ -158,10 +158,22 @@ def test_copy_assumes_the_iam_role_in_the_bucket_region_without_compression_anal
 
 def test_copy_has_maxerror_only_when_errors_may_be_skipped() -> None:
     assert "MAXERROR" not in copy_sql(EVENTS, max_errors=0)
+
+
+def test_skipping_n_bad_records_takes_maxerror_n_plus_one() -> None:
+    # "If the load returns the error_count number of errors or greater, the load
+    # fails" (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-load.html):
+    # with MAXERROR 10 the tenth bad record would fail the COPY.
     sql = copy_sql(EVENTS, max_errors=10)
-    assert re.search(r"\bMAXERROR AS 10\b", sql)
+    assert re.search(r"\bMAXERROR AS 11\b", sql)
     params = {p.this.name: p.expression for p in the_copy(sql).args["params"]}
-    assert params["MAXERROR"].this == "10"
+    assert params["MAXERROR"].this == "11"
+
+
+@pytest.mark.parametrize("max_errors", [99_999, 100_000, 10**9])
+def test_maxerror_is_capped_at_redshifts_limit(max_errors: int) -> None:
+    sql = copy_sql(EVENTS, max_errors=max_errors)
+    assert re.search(rf"\bMAXERROR AS {min(max_errors + 1, 100_000)}\b", sql)
 
 
 def test_copy_from_a_manifest_says_manifest_and_reads_its_uri() -> None:
@@ -174,7 +186,7 @@ def test_copy_from_a_manifest_says_manifest_and_reads_its_uri() -> None:
     # MANIFEST, so the options are checked in the text.
     assert re.search(r"^\s*MANIFEST$", sql, re.MULTILINE)
     assert re.search(r"\bCOMPUPDATE OFF\b", sql)
-    assert re.search(r"\bMAXERROR AS 10\b", sql)
+    assert re.search(r"\bMAXERROR AS 11\b", sql)
     assert f"FORMAT AS JSON AS '{JSONPATHS}'" in sql
 
 

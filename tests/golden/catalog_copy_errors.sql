@@ -1,0 +1,1 @@
+SELECT TRIM(file_name) AS source, line_number AS line, TRIM(column_name) AS column_name, TRIM(error_message) AS reason FROM sys_load_error_detail WHERE session_id = 1073815883 AND table_id = 108863 AND start_time > COALESCE(CAST('2026-12-04 19:01:02.345678' AS TIMESTAMP), CAST('1900-01-01' AS TIMESTAMP)) ORDER BY file_name, line_number
