@@ -158,6 +158,7 @@ def spec_from_config(
         serverless=serverless,
         base_capacity=base_capacity or DEFAULT_BASE_CAPACITY,
         publicly_accessible=publicly_accessible,
+        manifest_prefix=settings.manifest_prefix,
     )
 
 
