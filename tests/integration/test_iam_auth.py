@@ -267,3 +267,30 @@ def test_a_refused_or_unknown_workgroup_is_a_one_line_error_naming_what_to_fix(
     )
     assert "no Redshift Serverless workgroup 'elsewhere' in us-west-2" in str(unknown.value)
     assert "WORKGROUP" in str(unknown.value)
+
+
+def test_the_cli_reports_an_iam_failure_on_one_line_and_infra_still_reads_the_file(
+    tmp_path: Path, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from sparkify import infra
+    from sparkify.cli import main
+
+    monkeypatch.delenv("SPARKIFY_DB_PASSWORD", raising=False)
+    monkeypatch.delenv("SPARKIFY_DATABASE_URL", raising=False)
+    cfg = write_cfg(
+        tmp_path,
+        HOST="gone.abc123.us-west-2.redshift.amazonaws.com",
+        DB_NAME="dev",
+        DB_USER="awsuser",
+        AUTH="iam",
+    )
+
+    result = CliRunner().invoke(main, ["create-tables", "--config", str(cfg)])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: configuration error (section [CLUSTER], key ")
+    assert "no Redshift cluster 'gone' in us-west-2" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert infra.read_settings(cfg).region == REGION
