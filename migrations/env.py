@@ -14,7 +14,7 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
-from sparkify.config import load_settings
+from sparkify.config import IamAuth, load_settings
 from sparkify.db import engine_for_url
 from sparkify.models import metadata
 
@@ -23,13 +23,14 @@ if config.config_file_name is not None and not config.attributes.get("skip_loggi
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
-def _url_and_schema() -> tuple[sa.URL, str | None]:
+def _url_and_schema() -> tuple[sa.URL, str | None, IamAuth | None]:
     url = config.get_main_option("sqlalchemy.url")
     schema = config.attributes.get("schema")
     if url:
-        return sa.make_url(url), schema
+        return sa.make_url(url), schema, None
     settings = load_settings()
-    return settings.database_url, schema or settings.schema
+    # iam_auth: with [CLUSTER] AUTH = iam the engine logs in with temporary credentials.
+    return settings.database_url, schema or settings.schema, settings.iam_auth
 
 
 def _configure(**kwargs: object) -> None:
@@ -43,7 +44,7 @@ def _configure(**kwargs: object) -> None:
 
 
 def run_migrations_offline() -> None:
-    url, schema = _url_and_schema()
+    url, schema, _ = _url_and_schema()
     _configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, schema=schema)
     with context.begin_transaction():
         context.run_migrations()
@@ -56,8 +57,8 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    url, schema = _url_and_schema()
-    engine = engine_for_url(url, schema=schema, poolclass=sa.pool.NullPool)
+    url, schema, iam_auth = _url_and_schema()
+    engine = engine_for_url(url, schema=schema, iam_auth=iam_auth, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         _configure(connection=conn, schema=schema)
         with context.begin_transaction():

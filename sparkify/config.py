@@ -3,7 +3,8 @@
 Precedence, highest first: CLI flags > environment (``SPARKIFY_*``) > ``dwh.cfg`` >
 defaults. ``dwh.cfg`` keeps the sections users already have::
 
-    [CLUSTER]   HOST, DB_NAME, DB_USER, DB_PASSWORD, DB_PORT
+    [CLUSTER]   HOST, DB_NAME, DB_USER, DB_PASSWORD, DB_PORT,
+                AUTH (password | iam), SERVERLESS, CLUSTER_IDENTIFIER, WORKGROUP
     [IAM_ROLE]  ARN
     [S3]        LOG_DATA, LOG_JSONPATH, SONG_DATA, MANIFEST_PREFIX (optional)
     [AWS]       REGION (optional, default us-west-2)
@@ -11,13 +12,16 @@ defaults. ``dwh.cfg`` keeps the sections users already have::
 With a ``HOST`` the warehouse is Redshift; with no database configured at all it
 is the embedded DuckDB file ``sparkify.duckdb``. The password may come from
 ``SPARKIFY_DB_PASSWORD`` instead of the file, and never appears in a repr, a log
-line or an error.
+line or an error. With ``AUTH = iam`` (or ``SPARKIFY_DB_AUTH=iam``) Redshift needs
+no password at all: :mod:`sparkify.db` fetches temporary credentials from AWS for
+each connection (see :class:`IamAuth`).
 """
 
 from __future__ import annotations
 
 import configparser
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +39,21 @@ DEFAULT_SOURCES = {
     "log_jsonpath": "s3://udacity-dend/log_json_path.json",
 }
 REDSHIFT_DRIVER = "redshift+redshift_connector"
+#: How sparkify logs in to Redshift: the configured password, or IAM temporary credentials.
+AUTH_METHODS = ("password", "iam")
+#: Seconds the temporary password lives; 900 is GetClusterCredentials' and
+#: GetCredentials' minimum and default ("By default, the temporary credentials expire
+#: in 900 seconds", https://docs.aws.amazon.com/redshift/latest/APIReference/API_GetClusterCredentials.html).
+#: It only has to outlive the login: a new connection fetches new credentials.
+IAM_CREDENTIALS_SECONDS = 900
+
+#: ``name.abc123.region.redshift.amazonaws.com`` (provisioned) and
+#: ``workgroup.account.region.redshift-serverless.amazonaws.com`` (Serverless).
+_REDSHIFT_HOST_RE = re.compile(
+    r"(?P<name>[^.]+)\.[^.]+\.(?P<region>[a-z0-9-]+)\."
+    r"(?P<kind>redshift|redshift-serverless)\.amazonaws\.com(?:\.cn)?\.?",
+    re.IGNORECASE,
+)
 
 #: Each overridable setting: (environment variable, dwh.cfg section, dwh.cfg key).
 _SOURCES = {
@@ -42,6 +61,32 @@ _SOURCES = {
     "log_data": ("SPARKIFY_LOG_DATA", "S3", "LOG_DATA"),
     "log_jsonpath": ("SPARKIFY_LOG_JSONPATH", "S3", "LOG_JSONPATH"),
 }
+
+
+@dataclass(frozen=True)
+class IamAuth:
+    """Where to ask AWS for temporary Redshift credentials (``[CLUSTER] AUTH = iam``).
+
+    Holds no secret: the credentials are fetched for each new connection and never
+    stored here.
+
+    Attributes:
+        serverless: a Serverless workgroup (``redshift-serverless`` GetCredentials)
+            rather than a provisioned cluster (``redshift`` GetClusterCredentials).
+        name: the cluster identifier, or the Serverless workgroup name.
+        db_name: the database to log in to.
+        db_user: the database user (provisioned only; Serverless maps the caller's
+            IAM identity to its own user).
+        region: where the cluster or workgroup is (from its host name, else REGION).
+        duration_seconds: how long the temporary password lives (900 to 3600).
+    """
+
+    serverless: bool
+    name: str
+    db_name: str
+    db_user: str | None
+    region: str
+    duration_seconds: int = IAM_CREDENTIALS_SECONDS
 
 
 @dataclass(frozen=True)
@@ -58,6 +103,8 @@ class Settings:
         schema: schema holding the tables; ``None`` means the database's default.
         manifest_prefix: ``s3://`` prefix where Redshift COPY manifests are written
             (needed when a source prefix holds objects that are not sources).
+        iam_auth: with ``AUTH = iam``, where temporary credentials come from
+            (``database_url`` then holds no password); ``None``: the URL's password.
         config_file: the ``dwh.cfg`` that was read, if any.
     """
 
@@ -69,6 +116,7 @@ class Settings:
     iam_role_arn: str | None = None
     schema: str | None = None
     manifest_prefix: str | None = None
+    iam_auth: IamAuth | None = None
     config_file: Path | None = field(default=None, compare=False)
 
     @property
@@ -142,9 +190,13 @@ def load_settings(
         where = var if (flags[name] or env.get(var)) else f"{section}.{key}"
         sources[name] = validate_source(value, where, file=cfg.file if "." in where else None)
 
+    region = env.get("SPARKIFY_REGION") or cfg.get("AWS", "REGION") or DEFAULT_REGION
+    iam = _auth_method(env, cfg) == "iam"
+    url = _database_url(database_url, env, cfg, iam=iam)
     return Settings(
-        database_url=_database_url(database_url, env, cfg),
-        region=env.get("SPARKIFY_REGION") or cfg.get("AWS", "REGION") or DEFAULT_REGION,
+        database_url=url,
+        region=region,
+        iam_auth=_iam_auth(url, region, env, cfg) if iam else None,
         iam_role_arn=env.get("SPARKIFY_IAM_ROLE_ARN") or cfg.get("IAM_ROLE", "ARN") or None,
         schema=schema or env.get("SPARKIFY_SCHEMA") or None,
         manifest_prefix=_manifest_prefix(env, cfg),
@@ -239,7 +291,90 @@ def read_config_file(path: Path) -> configparser.ConfigParser:
     return parser
 
 
-def _database_url(flag: str | None, env: Mapping[str, str], cfg: _Cfg) -> sa.URL:
+def _setting(
+    env: Mapping[str, str], cfg: _Cfg, var: str, key: str
+) -> tuple[str | None, str, str | None]:
+    """A ``[CLUSTER]`` setting: (value, where it came from, file) — environment first."""
+    if env.get(var):
+        return env[var].strip(), var, None
+    return cfg.get("CLUSTER", key), key, cfg.file
+
+
+def _auth_method(env: Mapping[str, str], cfg: _Cfg) -> str:
+    value, where, file = _setting(env, cfg, "SPARKIFY_DB_AUTH", "AUTH")
+    method = (value or "password").lower()
+    if method not in AUTH_METHODS:
+        raise ConfigError(
+            f"must be password or iam, not {value!r}",
+            file=file,
+            section="CLUSTER" if file else None,
+            key=where,
+        )
+    return method
+
+
+def _iam_auth(url: sa.URL, region: str, env: Mapping[str, str], cfg: _Cfg) -> IamAuth:
+    """Where temporary credentials come from, with defaults read off the host name.
+
+    The cluster identifier (or workgroup name) defaults to the host's first label,
+    and the kind to the host's domain: ``*.redshift-serverless.amazonaws.com`` is
+    Serverless, ``*.redshift.amazonaws.com`` a provisioned cluster.
+    """
+    if url.get_backend_name() != "redshift" or not url.host:
+        raise ConfigError(
+            "AUTH = iam needs a Redshift host ([CLUSTER] HOST or a redshift+"
+            "redshift_connector:// SPARKIFY_DATABASE_URL)",
+            file=cfg.file,
+            section="CLUSTER",
+            key="AUTH",
+        )
+    host = _REDSHIFT_HOST_RE.fullmatch(url.host)
+    value, where, file = _setting(env, cfg, "SPARKIFY_REDSHIFT_SERVERLESS", "SERVERLESS")
+    if value is not None:
+        flag = value.lower()
+        if flag not in ("true", "false", "yes", "no", "1", "0"):
+            raise ConfigError(
+                f"must be true or false, not {value!r}",
+                file=file,
+                section="CLUSTER" if file else None,
+                key=where,
+            )
+        serverless = flag in ("true", "yes", "1")
+    elif host is not None:
+        serverless = host["kind"].lower() == "redshift-serverless"
+    else:
+        raise ConfigError(
+            f"cannot tell from the host {url.host!r} whether it is a provisioned cluster "
+            "or Serverless: set SERVERLESS = true or false (or SPARKIFY_REDSHIFT_SERVERLESS)",
+            file=cfg.file,
+            section="CLUSTER",
+            key="SERVERLESS",
+        )
+    var, key = (
+        ("SPARKIFY_WORKGROUP", "WORKGROUP")
+        if serverless
+        else ("SPARKIFY_CLUSTER_IDENTIFIER", "CLUSTER_IDENTIFIER")
+    )
+    name = _setting(env, cfg, var, key)[0] or url.host.split(".", 1)[0]
+    if not url.database or (not serverless and not url.username):
+        raise ConfigError(
+            "AUTH = iam needs the database name" + ("" if serverless else " and the database user"),
+            file=cfg.file,
+            section="CLUSTER",
+            key="DB_NAME" if not url.database else "DB_USER",
+        )
+    return IamAuth(
+        serverless=serverless,
+        name=name,
+        db_name=url.database,
+        db_user=None if serverless else url.username,
+        region=host["region"].lower() if host is not None else region,
+    )
+
+
+def _database_url(
+    flag: str | None, env: Mapping[str, str], cfg: _Cfg, *, iam: bool = False
+) -> sa.URL:
     raw = flag or env.get("SPARKIFY_DATABASE_URL")
     if raw:
         try:
@@ -247,7 +382,10 @@ def _database_url(flag: str | None, env: Mapping[str, str], cfg: _Cfg) -> sa.URL
         except sa.exc.ArgumentError:
             raise ConfigError("not a database URL", key="SPARKIFY_DATABASE_URL") from None
         password = env.get("SPARKIFY_DB_PASSWORD")
-        if password and url.password is None and url.get_backend_name() != "duckdb":
+        if iam:
+            # Temporary credentials replace any password: none is kept.
+            url = url.set(password=None)
+        elif password and url.password is None and url.get_backend_name() != "duckdb":
             url = url.set(password=password)
         backend_name(url)
         return url
@@ -264,17 +402,19 @@ def _database_url(flag: str | None, env: Mapping[str, str], cfg: _Cfg) -> sa.URL
             section="CLUSTER",
             key="DB_PORT",
         ) from None
-    password = env.get("SPARKIFY_DB_PASSWORD") or cfg.get("CLUSTER", "DB_PASSWORD")
-    if password is None:
+    password = None if iam else env.get("SPARKIFY_DB_PASSWORD") or cfg.get("CLUSTER", "DB_PASSWORD")
+    if password is None and not iam:
         raise ConfigError(
-            "missing value (set it there or in SPARKIFY_DB_PASSWORD)",
+            "missing value (set it there or in SPARKIFY_DB_PASSWORD, or connect with AUTH = iam)",
             file=cfg.file,
             section="CLUSTER",
             key="DB_PASSWORD",
         )
     return sa.URL.create(
         REDSHIFT_DRIVER,
-        username=cfg.require("CLUSTER", "DB_USER", "the Redshift user"),
+        username=cfg.get("CLUSTER", "DB_USER")
+        if iam
+        else cfg.require("CLUSTER", "DB_USER", "the Redshift user"),
         password=password,
         host=host,
         port=port,

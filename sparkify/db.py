@@ -1,26 +1,48 @@
-"""Engines for the three backends, built on demand (never at import)."""
+"""Engines for the three backends, built on demand (never at import).
+
+With ``[CLUSTER] AUTH = iam`` the Redshift engine logs in with temporary
+credentials that boto3 fetches for each new DBAPI connection (a ``do_connect``
+listener): GetClusterCredentials for a provisioned cluster, GetCredentials for a
+Serverless workgroup. boto3 finds the caller's AWS credentials as usual
+(environment, profile, SSO, instance role) and honours ``AWS_ENDPOINT_URL``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import sqlalchemy as sa
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from sparkify import dialects as _dialects  # noqa: F401  (registers compile rules)
-from sparkify.config import Settings, backend_name
-from sparkify.errors import DatabaseError
+from sparkify.config import IamAuth, Settings, backend_name
+from sparkify.errors import ConfigError, DatabaseError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def create_engine(settings: Settings, **kwargs: Any) -> sa.Engine:
     """Build the engine for ``settings.database_url``, mapped onto its schema.
 
     Tables are defined without a schema; ``schema_translate_map`` puts them in
-    ``settings.schema`` when one is configured.
+    ``settings.schema`` when one is configured. With ``settings.iam_auth`` each
+    new connection logs in with fresh temporary credentials.
     """
-    return engine_for_url(settings.database_url, schema=settings.schema, **kwargs)
+    return engine_for_url(
+        settings.database_url, schema=settings.schema, iam_auth=settings.iam_auth, **kwargs
+    )
 
 
-def engine_for_url(url: sa.URL | str, *, schema: str | None = None, **kwargs: Any) -> sa.Engine:
+def engine_for_url(
+    url: sa.URL | str,
+    *,
+    schema: str | None = None,
+    iam_auth: IamAuth | None = None,
+    **kwargs: Any,
+) -> sa.Engine:
     """Build an engine for a URL (see :func:`create_engine`)."""
     url = sa.make_url(url)
     backend_name(url)
@@ -28,6 +50,8 @@ def engine_for_url(url: sa.URL | str, *, schema: str | None = None, **kwargs: An
         engine = sa.create_engine(url, **kwargs)
     except (ImportError, sa.exc.ArgumentError) as exc:
         raise DatabaseError("creating the database engine", type(exc).__name__) from None
+    if iam_auth is not None:
+        _log_in_with_iam(engine, iam_auth)
     if schema:
         _search_schema_first(engine, schema)
         engine = engine.execution_options(schema_translate_map={None: schema})
@@ -56,6 +80,118 @@ def _search_schema_first(engine: sa.Engine, schema: str) -> None:
             # Committed, so that a load's rollback cannot undo it (a SET inside a
             # transaction that rolls back is undone) for the pool's next user.
             dbapi_connection.commit()
+
+
+def _log_in_with_iam(engine: sa.Engine, auth: IamAuth) -> None:
+    """Give every new DBAPI connection fresh temporary credentials (never stored)."""
+    fetch = credentials_fetcher(auth)
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _temporary_credentials(
+        dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]
+    ) -> None:
+        # Returning None lets SQLAlchemy connect with the cparams changed here.
+        cparams["user"], cparams["password"] = fetch()
+
+
+def credentials_fetcher(auth: IamAuth) -> Callable[[], tuple[str, str]]:
+    """A function returning new ``(database user, temporary password)`` on each call.
+
+    The boto3 client is made on the first call and reused (clients are
+    thread-safe). The password exists only in the returned tuple: it is never
+    logged, kept or put in an error.
+
+    Raises (from the function):
+        ConfigError: no AWS credentials, or no such cluster or workgroup.
+        DatabaseError: AWS refused (e.g. access denied), naming the permission needed.
+    """
+    lock = threading.Lock()
+    clients: list[Any] = []
+
+    def client() -> Any:
+        with lock:
+            if not clients:
+                session = boto3.Session(region_name=auth.region)
+                clients.append(
+                    session.client("redshift-serverless")
+                    if auth.serverless
+                    else session.client("redshift")
+                )
+            return clients[0]
+
+    def fetch() -> tuple[str, str]:
+        try:
+            if auth.serverless:
+                # GetCredentials: the database user is derived from the caller's IAM
+                # identity; the response's dbUser is that name, to be used as is
+                # ("A database user name that is authorized to log on to the
+                # database DbName using the password DbPassword",
+                # https://docs.aws.amazon.com/redshift-serverless/latest/APIReference/API_GetCredentials.html).
+                answer = client().get_credentials(
+                    workgroupName=auth.name,
+                    dbName=auth.db_name,
+                    durationSeconds=auth.duration_seconds,
+                )
+                return str(answer["dbUser"]), str(answer["dbPassword"])
+            # GetClusterCredentials "returns the database user name prefixed with
+            # IAM: if AutoCreate is False" and the password expires after
+            # DurationSeconds (900 to 3600); DbUser must be an existing user, as
+            # the master user sparkify infra up creates is (AutoCreate stays off:
+            # it would need redshift:CreateClusterUser too).
+            # https://docs.aws.amazon.com/redshift/latest/APIReference/API_GetClusterCredentials.html
+            answer = client().get_cluster_credentials(
+                DbUser=str(auth.db_user),
+                DbName=auth.db_name,
+                ClusterIdentifier=auth.name,
+                DurationSeconds=auth.duration_seconds,
+                AutoCreate=False,
+            )
+            return str(answer["DbUser"]), str(answer["DbPassword"])
+        except NoCredentialsError:
+            raise ConfigError(
+                "AUTH = iam needs AWS credentials and none were found: set AWS_PROFILE "
+                "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or run aws configure), or "
+                "use AUTH = password",
+                section="CLUSTER",
+                key="AUTH",
+            ) from None
+        except ClientError as exc:
+            raise _credentials_error(auth, exc) from None
+        except BotoCoreError as exc:
+            raise DatabaseError(_fetching(auth), f"{type(exc).__name__}: {exc}") from None
+
+    return fetch
+
+
+def _fetching(auth: IamAuth) -> str:
+    what = "Serverless workgroup" if auth.serverless else "cluster"
+    return f"getting temporary credentials for Redshift {what} {auth.name}"
+
+
+def _credentials_error(auth: IamAuth, exc: ClientError) -> ConfigError | DatabaseError:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "Unknown"))
+    message = str(error.get("Message", "")).splitlines()[0] if error.get("Message") else ""
+    if code in ("ClusterNotFound", "ClusterNotFoundFault", "ResourceNotFoundException"):
+        key = "WORKGROUP" if auth.serverless else "CLUSTER_IDENTIFIER"
+        return ConfigError(
+            f"no Redshift {'Serverless workgroup' if auth.serverless else 'cluster'} "
+            f"{auth.name!r} in {auth.region} (AWS said {code}): set [CLUSTER] {key}, "
+            "or check HOST and the region",
+            section="CLUSTER",
+            key=key,
+        )
+    if "AccessDenied" in code or code in ("UnauthorizedOperation", "NotAuthorized"):
+        needed = (
+            f"redshift-serverless:GetCredentials on workgroup {auth.name}"
+            if auth.serverless
+            else f"redshift:GetClusterCredentials on dbuser:{auth.name}/{auth.db_user} "
+            f"and dbname:{auth.name}/{auth.db_name}"
+        )
+        return DatabaseError(
+            _fetching(auth), f"AWS refused ({code}): your IAM identity needs {needed}"
+        )
+    return DatabaseError(_fetching(auth), f"AWS said {code}: {message}")
 
 
 def describe(engine: sa.Engine) -> str:

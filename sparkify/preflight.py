@@ -100,8 +100,8 @@ def check_sources(settings: Settings, *, client: S3Client | None = None) -> Pref
     Returns:
         The report; it never raises for a source problem.
     """
-    uris = (settings.song_data, settings.log_data, settings.log_jsonpath)
-    if client is None and any(is_s3(uri) for uri in uris):
+    uris = (settings.song_data, settings.log_data, settings.log_jsonpath, settings.manifest_prefix)
+    if client is None and any(uri and is_s3(uri) for uri in uris):
         client = s3_client(settings.region)
     checks: list[Check] = []
     reached: set[str] = set()  # buckets that answered
@@ -148,6 +148,7 @@ def check_sources(settings: Settings, *, client: S3Client | None = None) -> Pref
         checks.append(_check_overlap(settings, listings))
     for bucket in sorted(reached):
         checks.append(_check_region(bucket, settings.region, client))
+    checks += _check_manifest_prefix(settings, reached, client)
     return PreflightReport(tuple(checks))
 
 
@@ -297,6 +298,52 @@ def _check_region(bucket: str, region: str, client: S3Client | None) -> Check:
             ),
         )
     return Check(name, True, f"{actual}, as configured")
+
+
+def _check_manifest_prefix(
+    settings: Settings, source_buckets: set[str], client: S3Client | None
+) -> list[Check]:
+    """MANIFEST_PREFIX must be an ``s3://`` prefix in the configured region.
+
+    With REGION set, "all resources, including a manifest file or multiple
+    Amazon S3 buckets, must be located in the specified Region"
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-source-s3.html#copy-region).
+    A manifest bucket that is also a source bucket was checked above.
+    """
+    prefix = settings.manifest_prefix
+    if prefix is None:
+        return []
+    name = "manifest_prefix"
+    if not is_s3(prefix) or not prefix[5:].split("/", 1)[0]:
+        return [
+            Check(
+                name,
+                False,
+                f"{prefix!r} is not an s3:// prefix: Redshift's COPY reads manifests from "
+                "S3; set [S3] MANIFEST_PREFIX or SPARKIFY_MANIFEST_PREFIX to "
+                "s3://a-bucket-you-can-write/some/prefix",
+            )
+        ]
+    bucket = split_s3_uri(prefix)[0]
+    if bucket in source_buckets:
+        return [Check(name, True, f"{prefix}: in source bucket s3://{bucket}")]
+    name = f"region of s3://{bucket} (manifests)"
+    try:
+        actual = bucket_region(bucket, client=client)
+    except SourceError as exc:
+        return [Check(name, False, f"MANIFEST_PREFIX {prefix}: {exc.reason}")]
+    if actual != settings.region:
+        return [
+            Check(
+                name,
+                False,
+                f"MANIFEST_PREFIX {prefix} is in {actual}, but the configured region is "
+                f"{settings.region}: with REGION set, every object COPY reads, the manifest "
+                f"included, must be in that region; put MANIFEST_PREFIX in a bucket in "
+                f"{settings.region}",
+            )
+        ]
+    return [Check(name, True, f"{actual}, as configured")]
 
 
 def _note_bucket(uri: str, reached: set[str]) -> None:

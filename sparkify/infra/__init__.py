@@ -6,9 +6,12 @@ notebook. Three operations, each idempotent:
 * :func:`up` creates what is missing and reuses what exists: an IAM role that
   Redshift can assume, with an inline policy that reads only the source
   bucket(s) (``s3:ListBucket`` on ``arn:aws:s3:::BUCKET``, ``s3:GetObject`` on
-  ``arn:aws:s3:::BUCKET/*``); a provisioned cluster, or a Serverless namespace
-  and workgroup of the same name; an inbound TCP rule on the warehouse's VPC
-  security group for one CIDR. It waits until the warehouse is available.
+  ``arn:aws:s3:::BUCKET/*``) and the COPY manifests under ``[S3] MANIFEST_PREFIX``
+  (``s3:GetObject`` on ``BUCKET/PREFIX/*``, ``s3:ListBucket`` limited to that
+  prefix), warning when the manifest bucket is in another region; a provisioned
+  cluster, or a Serverless namespace and workgroup of the same name; an inbound
+  TCP rule on the warehouse's VPC security group for one CIDR. It waits until
+  the warehouse is available.
 * :func:`status` reports what exists.
 * :func:`down` revokes the rules sparkify added, deletes the warehouse (with an
   optional final snapshot) and the role.

@@ -50,7 +50,11 @@ def read_settings(
 
     ``[CLUSTER]`` is not required to be complete (``down`` must work when it is not).
     """
-    settings = load_settings(config_file=config_file, database_url=_NO_DATABASE, environ=environ)
+    env = dict(os.environ if environ is None else environ)
+    # The database is not read here, so neither is how to log in to it: AUTH = iam
+    # would otherwise be refused for the placeholder URL.
+    env["SPARKIFY_DB_AUTH"] = "password"
+    settings = load_settings(config_file=config_file, database_url=_NO_DATABASE, environ=env)
     return replace(settings, region=region) if region else settings
 
 
@@ -158,6 +162,7 @@ def spec_from_config(
         serverless=serverless,
         base_capacity=base_capacity or DEFAULT_BASE_CAPACITY,
         publicly_accessible=publicly_accessible,
+        manifest_prefix=settings.manifest_prefix,
     )
 
 

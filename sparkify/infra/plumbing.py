@@ -25,12 +25,16 @@ _SECRET_MASK = "***"
 
 @dataclass(frozen=True)
 class AwsClients:
-    """The boto3 clients the operations use (``serverless`` only with ``--serverless``)."""
+    """The boto3 clients the operations use (``serverless`` only with ``--serverless``).
+
+    ``s3`` (optional) is used by ``up`` to find the manifest bucket's region.
+    """
 
     iam: IAMClient
     redshift: RedshiftClient
     ec2: EC2Client
     serverless: Any = field(repr=False)
+    s3: Any = field(default=None, repr=False)
 
     @classmethod
     def from_session(cls, session: boto3.Session) -> AwsClients:
@@ -40,6 +44,7 @@ class AwsClients:
             redshift=session.client("redshift"),
             ec2=session.client("ec2"),
             serverless=session.client("redshift-serverless"),
+            s3=session.client("s3"),
         )
 
 
@@ -100,12 +105,23 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def policy_resources(document: Mapping[str, Any]) -> tuple[str, ...]:
-    """Every ``Resource`` of a policy document's statements, in order."""
-    return tuple(
-        str(resource)
-        for statement in _as_list(document.get("Statement"))
-        for resource in _as_list(statement.get("Resource"))
-    )
+    """Every ``Resource`` of a policy document's statements, in order.
+
+    A listing limited by an ``s3:prefix`` condition shows it:
+    ``arn:aws:s3:::bucket (prefix sparkify/manifests/*)``.
+    """
+    shown = []
+    for statement in _as_list(document.get("Statement")):
+        condition = statement.get("Condition") or {}
+        prefixes = [
+            str(p)
+            for values in condition.values()
+            if isinstance(values, Mapping)
+            for p in _as_list(values.get("s3:prefix"))
+        ]
+        limit = f" (prefix {', '.join(prefixes)})" if prefixes else ""
+        shown += [f"{resource}{limit}" for resource in _as_list(statement.get("Resource"))]
+    return tuple(shown)
 
 
 def trusted_services(document: Mapping[str, Any]) -> set[str]:
@@ -121,12 +137,16 @@ def trusted_services(document: Mapping[str, Any]) -> set[str]:
     return services
 
 
-def normalized(document: Mapping[str, Any]) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+def normalized(
+    document: Mapping[str, Any],
+) -> list[tuple[str, tuple[str, ...], tuple[str, ...], str]]:
+    """A policy's statements in a comparable form (Sids and order aside, conditions kept)."""
     return sorted(
         (
             str(st.get("Effect")),
             tuple(sorted(map(str, _as_list(st.get("Action"))))),
             tuple(sorted(map(str, _as_list(st.get("Resource"))))),
+            json.dumps(st.get("Condition") or {}, sort_keys=True),
         )
         for st in _as_list(document.get("Statement"))
     )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from sparkify.errors import ConfigError
+from sparkify.errors import ConfigError, SourceError
 from sparkify.infra.errors import InfraStateError
 from sparkify.infra.plumbing import (
     AwsClients,
@@ -20,7 +20,7 @@ from sparkify.infra.plumbing import (
     trusted_services,
 )
 from sparkify.infra.progress import LogReporter, Reporter, Waiting
-from sparkify.infra.spec import POLICY_NAME, InfraSpec, is_everyone
+from sparkify.infra.spec import POLICY_NAME, InfraSpec, is_everyone, manifest_location
 from sparkify.infra.state import (
     ARN_RE,
     InfraStatus,
@@ -35,6 +35,7 @@ from sparkify.infra.state import (
     serverless_status,
     status,
 )
+from sparkify.sources import bucket_region
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -82,6 +83,8 @@ def up(
             "internet; prefer your own address (e.g. 203.0.113.7/32)"
         )
     # Check what can fail before creating anything.
+    if spec.manifest_prefix and clients.s3 is not None:
+        _check_manifest_region(spec, clients.s3, reporter)
     if spec.security_group_id:
         with aws(f"find security group {spec.security_group_id}"):
             clients.ec2.describe_security_groups(GroupIds=[spec.security_group_id])
@@ -115,7 +118,49 @@ def up(
 
     if not spec.serverless:
         _wait_cluster(spec, clients.redshift, reporter, waiting)
-    return status(spec, clients)
+    current = status(spec, clients)
+    _report_connect_permission(spec, current, reporter)
+    return current
+
+
+def _check_manifest_region(spec: InfraSpec, s3: Any, reporter: Reporter) -> None:
+    """Warn when COPY could not read the manifests: bucket elsewhere, or not there.
+
+    "If the REGION parameter is specified, all resources, including a manifest
+    file or multiple Amazon S3 buckets, must be located in the specified Region"
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-source-s3.html#copy-region).
+    """
+    assert spec.manifest_prefix is not None
+    bucket, _ = manifest_location(spec.manifest_prefix)
+    try:
+        region = bucket_region(bucket, client=s3)
+    except SourceError as exc:
+        reporter.warn(
+            f"[S3] MANIFEST_PREFIX {spec.manifest_prefix}: {exc.reason}; loads that "
+            "need a manifest will fail until the bucket exists and can be written"
+        )
+        return
+    if region != spec.region:
+        reporter.warn(
+            f"[S3] MANIFEST_PREFIX {spec.manifest_prefix} is in {region}, but the "
+            f"configured region is {spec.region}: with REGION set, every object COPY "
+            "reads, the manifest included, must be in that region; put MANIFEST_PREFIX "
+            f"in a bucket in {spec.region}"
+        )
+
+
+def _report_connect_permission(spec: InfraSpec, current: InfraStatus, reporter: Reporter) -> None:
+    """Say what the caller needs for ``[CLUSTER] AUTH = iam``: never granted to them here."""
+    if current.role is None or current.warehouse is None:
+        return
+    account = current.role.arn.split(":")[4]
+    policy = spec.connect_policy(account, current.warehouse.arn)
+    statement = policy["Statement"][0]
+    reporter.step(
+        f"to connect without a password ([CLUSTER] AUTH = iam), your IAM identity "
+        f"needs {statement['Action']} on {', '.join(statement['Resource'])} "
+        "(sparkify does not change your own permissions)"
+    )
 
 
 def _ensure_role(spec: InfraSpec, iam: IAMClient, reporter: Reporter) -> str:
@@ -140,16 +185,23 @@ def _ensure_role(spec: InfraSpec, iam: IAMClient, reporter: Reporter) -> str:
 
     wanted = spec.read_policy()
     existing = get_inline_policy(iam, spec.role_name, POLICY_NAME)
+    manifests = f" and manifests under {spec.manifest_prefix}" if spec.manifest_prefix else ""
     if existing is not None and normalized(existing) == normalized(wanted):
-        reporter.step(f"policy {POLICY_NAME} already reads {', '.join(spec.buckets)}: reused")
+        reporter.step(
+            f"policy {POLICY_NAME} already reads {', '.join(spec.buckets)}{manifests}: reused"
+        )
     else:
+        # An existing role gets the wanted document whole (put_role_policy replaces
+        # it), so a second ``up`` after MANIFEST_PREFIX was added fixes the grant.
         with aws(f"put policy {POLICY_NAME} on IAM role {spec.role_name}"):
             iam.put_role_policy(
                 RoleName=spec.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(wanted)
             )
         verb = "created" if existing is None else "updated"
         reporter.step(
-            f"{verb} policy {POLICY_NAME}: read-only on s3://" + ", s3://".join(spec.buckets)
+            f"{verb} policy {POLICY_NAME}: read-only on s3://"
+            + ", s3://".join(spec.buckets)
+            + manifests
         )
     attached = attached_policies(iam, spec.role_name)
     if attached:

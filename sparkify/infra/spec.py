@@ -18,7 +18,7 @@ DEFAULT_DB_NAME = "dev"
 DEFAULT_DB_USER = "awsuser"
 DEFAULT_PORT = 5439
 DEFAULT_BASE_CAPACITY = 8
-#: Name of the inline policy that lets the role read the source bucket(s).
+#: Name of the inline policy that lets the role read the source bucket(s) and the manifests.
 POLICY_NAME = "sparkify-s3-read"
 
 _IDENTIFIER_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?!-))*")
@@ -50,6 +50,8 @@ class InfraSpec:
         base_capacity: the workgroup's base RPUs (Serverless only).
         publicly_accessible: give the warehouse a public endpoint (needed to connect
             from outside the VPC, e.g. from ``cidr``).
+        manifest_prefix: ``[S3] MANIFEST_PREFIX``, the ``s3://`` prefix COPY manifests
+            are written under; the role may read it (and list it), nothing more.
     """
 
     region: str
@@ -67,6 +69,7 @@ class InfraSpec:
     serverless: bool = False
     base_capacity: int = DEFAULT_BASE_CAPACITY
     publicly_accessible: bool = True
+    manifest_prefix: str | None = None
 
     def __post_init__(self) -> None:
         if not self.buckets:
@@ -131,6 +134,8 @@ class InfraSpec:
             )
         if self.master_password is not None:
             check_master_password(self.master_password)
+        if self.manifest_prefix is not None:
+            manifest_location(self.manifest_prefix)
 
     @property
     def cluster_type(self) -> Literal["single-node", "multi-node"]:
@@ -173,25 +178,96 @@ class InfraSpec:
         }
 
     def read_policy(self) -> dict[str, Any]:
-        """The inline policy: list the source bucket(s) and read their objects, nothing else."""
+        """The inline policy: read the sources and the manifests, nothing else.
+
+        COPY's role needs "permission to LIST the Amazon S3 bucket and GET the
+        Amazon S3 objects that are being loaded, and the manifest file, if one is
+        used" (https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-access-permissions.html#copy-usage_notes-iam-permissions).
+        The source buckets are read whole (a source is a prefix, and the JSONPaths
+        file may sit anywhere in them); the manifest bucket only under
+        MANIFEST_PREFIX: ``s3:GetObject`` on ``bucket/prefix/*`` and ``s3:ListBucket``
+        on the bucket with an ``s3:prefix`` condition for that prefix.
+        """
         arns = [f"arn:{self.partition}:s3:::{bucket}" for bucket in self.buckets]
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "ListSourceBuckets",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": arns,
+            },
+            {
+                "Sid": "ReadSourceObjects",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [f"{arn}/*" for arn in arns],
+            },
+        ]
+        if self.manifest_prefix is not None:
+            bucket, key = manifest_location(self.manifest_prefix)
+            listing: dict[str, Any] = {
+                "Sid": "ListManifestPrefix",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:{self.partition}:s3:::{bucket}",
+            }
+            if key:
+                listing["Condition"] = {"StringLike": {"s3:prefix": [f"{key}*"]}}
+            statements += [
+                listing,
                 {
-                    "Sid": "ListSourceBuckets",
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": arns,
-                },
-                {
-                    "Sid": "ReadSourceObjects",
+                    "Sid": "ReadManifests",
                     "Effect": "Allow",
                     "Action": "s3:GetObject",
-                    "Resource": [f"{arn}/*" for arn in arns],
+                    "Resource": f"arn:{self.partition}:s3:::{bucket}/{key}*",
                 },
-            ],
+            ]
+        return {"Version": "2012-10-17", "Statement": statements}
+
+    def connect_policy(self, account: str, workgroup_arn: str | None = None) -> dict[str, Any]:
+        """What *your* IAM identity needs to connect with ``[CLUSTER] AUTH = iam``.
+
+        sparkify never changes its caller's own permissions; ``up`` prints this.
+        GetClusterCredentials needs ``redshift:GetClusterCredentials`` on the
+        ``dbuser`` and ``dbname`` resources ("If the DbName parameter is specified,
+        the IAM policy must allow access to the resource dbname for the specified
+        database name",
+        https://docs.aws.amazon.com/redshift/latest/APIReference/API_GetClusterCredentials.html);
+        Serverless needs ``redshift-serverless:GetCredentials`` on the workgroup
+        (https://docs.aws.amazon.com/redshift-serverless/latest/APIReference/API_GetCredentials.html).
+        """
+        if self.serverless:
+            resource = workgroup_arn or (
+                f"arn:{self.partition}:redshift-serverless:{self.region}:{account}:workgroup/*"
+            )
+            action, resources = "redshift-serverless:GetCredentials", [resource]
+        else:
+            base = f"arn:{self.partition}:redshift:{self.region}:{account}"
+            action = "redshift:GetClusterCredentials"
+            resources = [
+                f"{base}:dbuser:{self.cluster_identifier}/{self.db_user}",
+                f"{base}:dbname:{self.cluster_identifier}/{self.db_name}",
+            ]
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": resources}],
         }
+
+
+def manifest_location(prefix: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix/")``, read as a folder.
+
+    Raises:
+        ConfigError: naming ``[S3] MANIFEST_PREFIX`` when it is not an ``s3://`` prefix.
+    """
+    bucket, _, key = prefix[5:].partition("/") if prefix.startswith("s3://") else ("", "", "")
+    if not bucket:
+        raise ConfigError(
+            f"{prefix!r} is not an s3:// prefix (COPY reads manifests from S3)",
+            section="S3",
+            key="MANIFEST_PREFIX",
+        )
+    return bucket, key if not key or key.endswith("/") else key + "/"
 
 
 def check_master_password(password: str) -> None:

@@ -49,6 +49,7 @@ class WarehouseStatus:
     security_group_ids: tuple[str, ...]
     iam_role_arns: tuple[str, ...]
     namespace_status: str | None = None
+    arn: str | None = None
 
     @property
     def available(self) -> bool:
@@ -229,6 +230,7 @@ def serverless_status(spec: InfraSpec, serverless: Any) -> WarehouseStatus | Non
         security_group_ids=tuple((workgroup or {}).get("securityGroupIds", [])),
         iam_role_arns=tuple(dict.fromkeys(roles)),
         namespace_status=str(namespace.get("status", "unknown")).lower() if namespace else None,
+        arn=(workgroup or {}).get("workgroupArn") or None,
     )
 
 

@@ -1003,3 +1003,124 @@ def test_waiting_gives_up_after_the_timeout_with_the_last_state(
     assert "run the command again to keep waiting" in str(caught.value)
     fake.pending = 0
     infra.down(spec, clients, reporter=Recorder(), waiting=infra.Waiting(poll_interval=0))
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+def with_manifest_prefix(cfg: Path, names: Names, prefix: str) -> Path:
+    text = cfg.read_text().replace(
+        f"SONG_DATA='s3://{names.bucket}/song_data'\n",
+        f"SONG_DATA='s3://{names.bucket}/song_data'\nMANIFEST_PREFIX={prefix}\n",
+    )
+    cfg.write_text(text)
+    return cfg
+
+
+def make_bucket(name: str, region: str = REGION) -> str:
+    boto3.client("s3", region_name=region).create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": region}
+    )
+    return name
+
+
+def role_grants(iam: Any, role: str) -> set[tuple[str, str, str]]:
+    policy = iam.get_role_policy(RoleName=role, PolicyName=infra.POLICY_NAME)["PolicyDocument"]
+    assert all(st["Effect"] == "Allow" for st in policy["Statement"])
+    return {
+        (st["Action"], resource, json.dumps(st.get("Condition", {}), sort_keys=True))
+        for st in policy["Statement"]
+        for resource in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+    }
+
+
+def test_the_role_reads_the_sources_and_the_manifest_prefix_and_nothing_more(
+    cfg: Path, names: Names, security_group: str, aws: dict[str, Any]
+) -> None:
+    manifests = make_bucket(f"manifests-{names.bucket}")
+    with_manifest_prefix(cfg, names, f"s3://{manifests}/sparkify/manifests")
+
+    result = up(cfg, "--security-group-id", security_group)
+
+    assert result.exit_code == 0, result.output
+    no_condition = "{}"
+    assert role_grants(aws["iam"], names.role) == {
+        ("s3:ListBucket", f"arn:aws:s3:::{names.bucket}", no_condition),
+        ("s3:ListBucket", f"arn:aws:s3:::{names.jsonpath_bucket}", no_condition),
+        ("s3:GetObject", f"arn:aws:s3:::{names.bucket}/*", no_condition),
+        ("s3:GetObject", f"arn:aws:s3:::{names.jsonpath_bucket}/*", no_condition),
+        (
+            "s3:ListBucket",
+            f"arn:aws:s3:::{manifests}",
+            json.dumps({"StringLike": {"s3:prefix": ["sparkify/manifests/*"]}}),
+        ),
+        ("s3:GetObject", f"arn:aws:s3:::{manifests}/sparkify/manifests/*", no_condition),
+    }
+    assert f"and manifests under s3://{manifests}/sparkify/manifests" in result.stderr
+    assert "warning" not in result.stderr
+    shown = run("status", "--config", str(cfg))
+    assert f"arn:aws:s3:::{manifests} (prefix sparkify/manifests/*)" in shown.stdout
+    assert f"arn:aws:s3:::{manifests}/sparkify/manifests/*" in shown.stdout
+
+
+def test_a_second_up_after_manifest_prefix_was_added_grants_it_to_the_existing_role(
+    cfg: Path, names: Names, security_group: str, aws: dict[str, Any]
+) -> None:
+    assert up(cfg, "--security-group-id", security_group).exit_code == 0
+    manifests = make_bucket(f"manifests-{names.bucket}")
+    with_manifest_prefix(cfg, names, f"s3://{manifests}/m/")
+
+    second = up(cfg, "--security-group-id", security_group)
+    third = up(cfg, "--security-group-id", security_group)
+
+    assert second.exit_code == 0, second.output
+    assert f"updated policy {infra.POLICY_NAME}" in second.stderr
+    grants = role_grants(aws["iam"], names.role)
+    assert ("s3:GetObject", f"arn:aws:s3:::{manifests}/m/*", "{}") in grants
+    assert len(grants) == 6
+    assert f"policy {infra.POLICY_NAME} already reads" in third.stderr
+    assert "updated policy" not in third.stderr
+
+
+def test_up_says_when_the_manifest_bucket_is_in_another_region(
+    cfg: Path, names: Names, security_group: str, aws: dict[str, Any]
+) -> None:
+    manifests = make_bucket(f"manifests-{names.bucket}", region="eu-west-1")
+    with_manifest_prefix(cfg, names, f"s3://{manifests}/sparkify")
+
+    result = up(cfg, "--security-group-id", security_group)
+
+    assert result.exit_code == 0, result.output
+    assert (
+        f"warning: [S3] MANIFEST_PREFIX s3://{manifests}/sparkify is in eu-west-1, but the "
+        "configured region is us-west-2" in result.stderr
+    )
+    assert "the manifest included, must be in that region" in result.stderr
+
+
+def test_up_says_what_your_identity_needs_to_connect_with_iam_auth(
+    cfg: Path, names: Names, security_group: str, aws: dict[str, Any]
+) -> None:
+    result = up(cfg, "--security-group-id", security_group)
+
+    assert result.exit_code == 0, result.output
+    base = f"arn:aws:redshift:{REGION}:{ACCOUNT}"
+    assert (
+        f"your IAM identity needs redshift:GetClusterCredentials on "
+        f"{base}:dbuser:{names.cluster}/awsuser, {base}:dbname:{names.cluster}/dev"
+    ) in " ".join(result.stderr.split())
+
+
+def test_a_manifest_prefix_that_is_not_on_s3_is_refused_before_anything_is_created(
+    tmp_path: Path, names: Names, clean_env: None
+) -> None:
+    settings = infra.read_settings(write_cfg(tmp_path / "dwh.cfg", names))
+
+    with pytest.raises(ConfigError, match=r"MANIFEST_PREFIX.*not an s3:// prefix"):
+        infra.InfraSpec(region=REGION, buckets=("b",), manifest_prefix="/tmp/manifests")
+    spec = infra.spec_from_config(settings)
+    assert spec.manifest_prefix is None
+    assert [st["Sid"] for st in spec.read_policy()["Statement"]] == [
+        "ListSourceBuckets",
+        "ReadSourceObjects",
+    ]

@@ -6,6 +6,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -419,3 +420,79 @@ def test_song_and_log_folders_sharing_files_are_reported(local: Path) -> None:
 
     assert "separate sources" in problems
     assert "2 objects are both song_data and log_data" in problems["separate sources"]
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+def test_a_manifest_bucket_in_another_region_than_configured_is_reported(s3_bucket: str) -> None:
+    import boto3
+
+    put_files(s3_bucket, good_files())
+    manifests = f"{s3_bucket}-manifests"
+    boto3.client("s3", region_name="eu-west-1").create_bucket(
+        Bucket=manifests, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    settings = replace(
+        settings_for(f"s3://{s3_bucket}"), manifest_prefix=f"s3://{manifests}/sparkify"
+    )
+
+    problems = failed(check_sources(settings))
+
+    name = f"region of s3://{manifests} (manifests)"
+    assert list(problems) == [name]
+    assert problems[name].startswith(
+        f"MANIFEST_PREFIX s3://{manifests}/sparkify is in eu-west-1, but the configured "
+        "region is us-west-2: with REGION set, every object COPY reads, the manifest "
+        "included, must be in that region"
+    )
+
+
+def test_a_manifest_bucket_in_the_configured_region_or_a_source_bucket_passes(
+    s3_bucket: str,
+) -> None:
+    import boto3
+
+    put_files(s3_bucket, good_files())
+    manifests = f"{s3_bucket}-manifests"
+    boto3.client("s3", region_name="us-west-2").create_bucket(
+        Bucket=manifests, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    base = settings_for(f"s3://{s3_bucket}")
+
+    elsewhere = check_sources(replace(base, manifest_prefix=f"s3://{manifests}/m"))
+    same = check_sources(replace(base, manifest_prefix=f"s3://{s3_bucket}/manifests"))
+
+    assert elsewhere.ok, str(elsewhere)
+    assert by_name(elsewhere)[f"region of s3://{manifests} (manifests)"].detail == (
+        "us-west-2, as configured"
+    )
+    assert same.ok, str(same)
+    assert by_name(same)["manifest_prefix"].detail == (
+        f"s3://{s3_bucket}/manifests: in source bucket s3://{s3_bucket}"
+    )
+
+
+def test_a_manifest_prefix_that_is_missing_or_not_on_s3_is_reported(
+    s3_bucket: str, local: Path
+) -> None:
+    put_files(s3_bucket, good_files())
+
+    absent = failed(
+        check_sources(
+            replace(settings_for(f"s3://{s3_bucket}"), manifest_prefix="s3://sparkify-absent/m")
+        )
+    )
+    not_s3 = failed(
+        check_sources(replace(settings_for(str(local)), manifest_prefix=str(local / "manifests")))
+    )
+
+    assert absent == {
+        "region of s3://sparkify-absent (manifests)": (
+            "MANIFEST_PREFIX s3://sparkify-absent/m: no such bucket 'sparkify-absent'"
+        )
+    }
+    assert list(not_s3) == ["manifest_prefix"]
+    assert not_s3["manifest_prefix"].startswith(
+        f"'{local}/manifests' is not an s3:// prefix: Redshift's COPY reads manifests from S3"
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sparkify.config import load_settings
+from sparkify.config import IamAuth, load_settings
 from sparkify.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -44,6 +44,10 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "SPARKIFY_SCHEMA",
         "SPARKIFY_REGION",
         "SPARKIFY_IAM_ROLE_ARN",
+        "SPARKIFY_DB_AUTH",
+        "SPARKIFY_REDSHIFT_SERVERLESS",
+        "SPARKIFY_CLUSTER_IDENTIFIER",
+        "SPARKIFY_WORKGROUP",
     ):
         monkeypatch.delenv(var, raising=False)
 
@@ -188,3 +192,74 @@ def test_loading_settings_logs_no_secret(tmp_path: Path, caplog: pytest.LogCaptu
         settings = load_settings(environ={})
         logging.getLogger("test").info("settings: %r", settings)
     assert "Passw0rd-from-file" not in caplog.text
+
+
+# --------------------------------------------------------------------------- AUTH = iam
+
+IAM_CFG = SEED_CFG.replace("DB_PASSWORD=Passw0rd-from-file\n", "AUTH=iam\n")
+
+
+def test_auth_iam_needs_no_password_and_reads_the_cluster_from_the_host(tmp_path: Path) -> None:
+    write_cfg(tmp_path, IAM_CFG)
+
+    settings = load_settings(environ={})
+
+    assert settings.database_url.password is None
+    assert settings.iam_auth == IamAuth(
+        serverless=False, name="sparkify", db_name="dev", db_user="awsuser", region="us-west-2"
+    )
+    assert settings.iam_auth.duration_seconds == 900
+
+
+def test_auth_iam_reads_a_serverless_workgroup_and_its_region_from_the_host() -> None:
+    host = "wg1.123456789012.eu-central-1.redshift-serverless.amazonaws.com"
+    settings = load_settings(
+        environ={
+            "SPARKIFY_DATABASE_URL": f"redshift+redshift_connector://{host}:5439/dev",
+            "SPARKIFY_DB_AUTH": "IAM",
+            "SPARKIFY_DB_PASSWORD": "not-used",
+        }
+    )
+
+    assert settings.iam_auth == IamAuth(
+        serverless=True, name="wg1", db_name="dev", db_user=None, region="eu-central-1"
+    )
+    assert settings.database_url.password is None
+
+
+def test_serverless_and_the_cluster_or_workgroup_name_can_be_set(tmp_path: Path) -> None:
+    write_cfg(
+        tmp_path,
+        IAM_CFG.replace(
+            "HOST=sparkify.abc123.us-west-2.redshift.amazonaws.com",
+            "HOST=warehouse.example.com\nCLUSTER_IDENTIFIER=dwh-cluster\nWORKGROUP=dwh-wg",
+        ),
+    )
+
+    with pytest.raises(ConfigError, match="SERVERLESS"):
+        load_settings(environ={})
+    cluster = load_settings(environ={"SPARKIFY_REDSHIFT_SERVERLESS": "false"}).iam_auth
+    workgroup = load_settings(environ={"SPARKIFY_REDSHIFT_SERVERLESS": "true"}).iam_auth
+    renamed = load_settings(
+        environ={"SPARKIFY_REDSHIFT_SERVERLESS": "no", "SPARKIFY_CLUSTER_IDENTIFIER": "other"}
+    ).iam_auth
+
+    assert cluster is not None and (cluster.serverless, cluster.name) == (False, "dwh-cluster")
+    assert workgroup is not None and (workgroup.serverless, workgroup.name) == (True, "dwh-wg")
+    assert renamed is not None and renamed.name == "other"
+    assert cluster.region == "us-west-2"  # not in the host: [AWS] REGION
+
+
+def test_password_auth_is_the_default_and_a_bad_auth_value_names_its_key(tmp_path: Path) -> None:
+    write_cfg(tmp_path)
+    assert load_settings(environ={}).iam_auth is None
+
+    with pytest.raises(ConfigError, match=r"key SPARKIFY_DB_AUTH.*password or iam"):
+        load_settings(environ={"SPARKIFY_DB_AUTH": "kerberos"})
+    with pytest.raises(ConfigError, match="AUTH = iam needs a Redshift host"):
+        load_settings(
+            environ={"SPARKIFY_DB_AUTH": "iam", "SPARKIFY_DATABASE_URL": "duckdb:///x.duckdb"}
+        )
+    with pytest.raises(ConfigError, match="must be true or false"):
+        write_cfg(tmp_path, IAM_CFG.replace("AUTH=iam\n", "AUTH=iam\nSERVERLESS=maybe\n"))
+        load_settings(environ={})
