@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from sparkify.counts import first_line
 from sparkify.errors import DatabaseError, SparkifyError
+from sparkify.execute import executor_for
 from sparkify.models import artists, songplays, songs, time, users
 from sparkify.transform import binary
 
@@ -259,7 +260,7 @@ def run(conn: sa.Connection, name: str, limit: int = 10) -> Answer:
     if question is None:
         raise UnknownQuestionError(name)
     try:
-        result = conn.execute(question(limit))
+        result = executor_for(conn)(conn, question(limit))
         columns = list(result.keys())
         rows = [tuple(row) for row in result]
     except sa.exc.DBAPIError as exc:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from sparkify.counts import first_line
 from sparkify.errors import DatabaseError
+from sparkify.execute import executor_for
 from sparkify.models import metadata, songplays, staging_events
 from sparkify.transform import start_time
 
@@ -205,7 +206,7 @@ def run_check(conn: sa.Connection, check: Check) -> CheckResult:
         DatabaseError: The database refused the query (e.g. a table is missing).
     """
     try:
-        failing = int(conn.execute(check.query).scalar_one())
+        failing = int(executor_for(conn)(conn, check.query).scalar_one())
     except sa.exc.DBAPIError as exc:
         raise DatabaseError(f"data-quality check {check.name}", first_line(exc)) from exc
     detail = check.failure.format(n=failing) if failing else check.success

@@ -2,8 +2,9 @@
 
 * events: ``FORMAT AS JSON AS '<JSONPaths file>'``; songs: ``FORMAT AS JSON AS 'auto'``
   (log keys are camelCase, song keys match the columns). ``ts`` stays epoch ms
-  (converted in SQL), so no TIMEFORMAT. COMPUPDATE and STATUPDATE are off: the
-  encodings are fixed by the DDL and staging is refilled every run.
+  (converted in SQL), so no TIMEFORMAT. COMPUPDATE and STATUPDATE are off: column
+  encodings stay as the tables have them (ENCODE AUTO), and the load runs ANALYZE
+  itself on the columns the transforms use.
 * The staging tables are emptied with DELETE, not TRUNCATE: TRUNCATE commits
   the transaction on Redshift, which would break "one run, one transaction".
 * A prefix is read as a folder (``prefix/``). When it holds objects that are not
@@ -28,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -115,8 +117,12 @@ COPY_ERRORS = sa.text(
 #: waits as long as it must (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html);
 #: statement_timeout ends any statement that runs longer
 #: (https://docs.aws.amazon.com/redshift/latest/dg/r_statement_timeout.html). SET is
-#: no SELECT or DML, so the snapshot still starts after the lock.
-SET_TIMEOUT = sa.text("SET statement_timeout TO :ms").bindparams(
+#: no SELECT or DML, so the snapshot still starts after the lock; LOCAL: "the setting
+#: is valid for the current transaction" (https://docs.aws.amazon.com/redshift/latest/dg/r_SET.html),
+#: so it cannot outlive a load that failed before the RESET. AWS does not say in so
+#: many words that a wait for a lock counts (its time "includes planning, queueing in
+#: workload management (WLM), and execution time"): checked on PostgreSQL only.
+SET_TIMEOUT = sa.text("SET LOCAL statement_timeout TO :ms").bindparams(
     sa.bindparam("ms", type_=sa.BigInteger)
 )
 RESET_TIMEOUT = sa.text("RESET statement_timeout")
@@ -151,8 +157,10 @@ def copy_statement(
         max_errors: how many bad records the COPY may skip (0: the first fails it).
             Redshift fails a COPY that meets MAXERROR errors "or greater"
             (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-load.html),
-            so skipping N takes MAXERROR N+1, capped at :data:`MAXERROR_LIMIT`.
+            so skipping N takes MAXERROR N+1 (at most :data:`MAXERROR_LIMIT`).
     """
+    if max_errors >= MAXERROR_LIMIT:
+        raise _over_maxerror_limit(max_errors)
     if not IAM_ROLE_ARN.fullmatch(iam_role_arn):
         raise ConfigError(
             "not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)",
@@ -169,7 +177,7 @@ def copy_statement(
             region=region,
             comp_update=False,
             stat_update=False,
-            max_error=min(max_errors + 1, MAXERROR_LIMIT) if max_errors > 0 else None,
+            max_error=max_errors + 1 if max_errors > 0 else None,
             manifest=manifest,
         )
     except ValueError as exc:
@@ -177,6 +185,14 @@ def copy_statement(
             f"not an IAM role ARN Redshift accepts ({exc})", section="IAM_ROLE", key="ARN"
         ) from None
     return redshift_text(command)
+
+
+def _over_maxerror_limit(max_errors: int) -> ConfigError:
+    return ConfigError(
+        f"--max-errors {max_errors}: Redshift's COPY skips at most "
+        f"{MAXERROR_LIMIT - 1:,} bad records (MAXERROR's limit is {MAXERROR_LIMIT:,})",
+        key="--max-errors",
+    )
 
 
 def manifest_document(sources: TableSources) -> dict[str, Any]:
@@ -227,10 +243,13 @@ class RedshiftStager(LockingStager):
         notice.daemon = True
         if wait:
             notice.start()
+        start = time.monotonic()
         try:
             self.execute(conn, LOCK_LEDGER)
         except sa.exc.DBAPIError as exc:
-            if not _timed_out(exc):
+            # Redshift's text for a statement timeout is that of any cancel: only a
+            # cancel after the whole wait is the timeout.
+            if not (_cancelled(exc) and time.monotonic() - start >= 0.9 * limit):
                 raise
             waited = f"after waiting {limit:.0f}s" if wait else "(--no-wait)"
             raise LoadInProgressError(
@@ -262,6 +281,8 @@ class RedshiftStager(LockingStager):
             )
         if not is_s3(plan.jsonpath_uri):
             raise SourceError(plan.jsonpath_uri, "Redshift's COPY reads the JSONPaths file from S3")
+        if budget.max_errors >= MAXERROR_LIMIT:
+            raise _over_maxerror_limit(budget.max_errors)
         s3 = client or s3_client(settings.region)
         session = int(self.execute(conn, SESSION_ID).scalar_one())
         results = []
@@ -340,7 +361,7 @@ class RedshiftStager(LockingStager):
         return uri, True
 
 
-def _timed_out(exc: sa.exc.DBAPIError) -> bool:
+def _cancelled(exc: sa.exc.DBAPIError) -> bool:
     """Whether a statement was cancelled, as ``statement_timeout`` does (SQLSTATE 57014).
 
     Redshift's documented text for it is "Query (n) canceled on user's request"

@@ -21,14 +21,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sparkify import load, transform
+from sparkify import analytics, load, quality, transform
 from sparkify.config import Settings, load_settings
+from sparkify.counts import table_counts_query
 from sparkify.errors import (
     BadRecordError,
     DatabaseError,
     LoadInProgressError,
     TooManyBadRecordsError,
 )
+from sparkify.execute import execute_redshift
 from sparkify.models import load_errors, load_ledger, staging_events
 from sparkify.sources import s3_client
 from sparkify.staging.base import NoProgress, Plan, plan_sources
@@ -103,6 +105,8 @@ class Sent:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.statements: list[tuple[str, Any]] = []
+        #: Whether each statement went to the driver with no parameters at all.
+        self.bare: list[bool] = []
 
     def __enter__(self) -> Sent:
         sa.event.listen(self.engine, "before_cursor_execute", self._capture)
@@ -111,8 +115,11 @@ class Sent:
     def __exit__(self, *exc: object) -> None:
         sa.event.remove(self.engine, "before_cursor_execute", self._capture)
 
-    def _capture(self, conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+    def _capture(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, *args: Any
+    ) -> None:
         self.statements.append((statement, parameters))
+        self.bare.append(bool(context.no_parameters))
 
     @property
     def texts(self) -> list[str]:
@@ -150,6 +157,8 @@ def test_every_statement_goes_out_as_text_with_no_parameters(
     assert sent.statements
     with_parameters = [(text, p) for text, p in sent.statements if p]
     assert with_parameters == []
+    # Not even an empty set: redshift-connector would then rewrite the text.
+    assert all(sent.bare)
 
 
 def test_the_merges_sent_are_the_golden_files(
@@ -500,3 +509,25 @@ def test_a_database_error_in_the_model_is_a_database_error(
         conn.exec_driver_sql("DROP TABLE sys_load_error_detail")
     with pytest.raises(DatabaseError):
         load.run(warehouse, settings, stager=ModelStager())
+
+
+# -- read commands ----------------------------------------------------------------------
+
+
+def test_counts_checks_and_questions_as_redshift_text_answer_as_the_stand_in(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    # `sparkify counts`, `check` and `analyze` send Redshift text too (executor_for):
+    # on the model it gives what the same statements with parameters give.
+    load.run(warehouse, model_settings(warehouse, bucket, tmp_path), stager=ModelStager())
+    statements = [
+        table_counts_query(),
+        *(check.query for check in quality.checks()),
+        *(question(10) for question in analytics.QUESTIONS.values()),
+    ]
+    with Sent(warehouse) as sent, warehouse.connect() as conn:
+        as_text = [[tuple(row) for row in execute_redshift(conn, s)] for s in statements]
+    with warehouse.connect() as conn:
+        assert as_text == [[tuple(row) for row in conn.execute(s)] for s in statements]
+    assert len(sent.bare) == len(statements)
+    assert all(sent.bare)

@@ -170,10 +170,17 @@ def test_skipping_n_bad_records_takes_maxerror_n_plus_one() -> None:
     assert params["MAXERROR"].this == "11"
 
 
-@pytest.mark.parametrize("max_errors", [99_999, 100_000, 10**9])
-def test_maxerror_is_capped_at_redshifts_limit(max_errors: int) -> None:
-    sql = copy_sql(EVENTS, max_errors=max_errors)
-    assert re.search(rf"\bMAXERROR AS {min(max_errors + 1, 100_000)}\b", sql)
+def test_skipping_up_to_99999_bad_records_takes_maxerror_100000_at_most() -> None:
+    assert re.search(r"\bMAXERROR AS 100000\b", copy_sql(EVENTS, max_errors=99_999))
+
+
+@pytest.mark.parametrize("max_errors", [100_000, 10**9])
+def test_more_than_redshifts_maxerror_limit_is_refused_before_anything_is_sent(
+    max_errors: int,
+) -> None:
+    # "The MAXERROR default value is 0 and the limit is 100000."
+    with pytest.raises(ConfigError, match="skips at most 99,999 bad records"):
+        copy_sql(EVENTS, max_errors=max_errors)
 
 
 def test_copy_from_a_manifest_says_manifest_and_reads_its_uri() -> None:
