@@ -16,8 +16,9 @@ warehouse's schema:
 * String literals: Redshift reads backslashes in them as escapes; PostgreSQL does
   the same with ``standard_conforming_strings = off``, set on every connection.
 
-Isolation: a provisioned cluster runs SERIALIZABLE, Serverless SNAPSHOT
-isolation by default; PostgreSQL's SERIALIZABLE and REPEATABLE READ are the
+Isolation: a Redshift database runs SERIALIZABLE or SNAPSHOT isolation
+(Serverless and clusters created since May 2024 default to SNAPSHOT, older
+clusters to SERIALIZABLE); PostgreSQL's SERIALIZABLE and REPEATABLE READ are the
 nearest, and both take a transaction's snapshot at its first SELECT or DML, as
 Redshift does (https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html).
 """

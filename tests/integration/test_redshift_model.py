@@ -1,8 +1,8 @@
 """Redshift's load flow run on the PostgreSQL model (see tests/redshift_model.py).
 
 Every statement goes to PostgreSQL as the Redshift text, COPY aside; the tests
-run under SERIALIZABLE (a provisioned cluster's default) and REPEATABLE READ
-(nearest to Serverless's SNAPSHOT isolation). Run them alone with
+run under SERIALIZABLE and REPEATABLE READ (nearest to Redshift's SNAPSHOT
+isolation, the default of Serverless and of clusters created since May 2024). Run them alone with
 ``uv run pytest -m redshift_model``.
 """
 
