@@ -22,6 +22,7 @@ from sparkify.config import Settings, load_settings
 from sparkify.console import SparkifyGroup, console, err_console
 from sparkify.counts import table_counts
 from sparkify.db import create_engine, describe
+from sparkify.errors import FolderNotEmptyError
 from sparkify.preflight import check_sources
 from sparkify.progress import RichProgress
 
@@ -363,16 +364,20 @@ def generate_command(
     out_dir: Path, events: int, songs: int, users: int, days: int, seed: int, force: bool
 ) -> None:
     """Write eventsim-like sources (song_data/, log_data/, log_json_path.json) into OUT_DIR."""
-    report = demo.generate_with_progress(
-        out_dir,
-        events=events,
-        songs=songs,
-        users=users,
-        days=days,
-        seed=seed,
-        overwrite=force,
-        console=err_console,
-    )
+    try:
+        report = demo.generate_with_progress(
+            out_dir,
+            events=events,
+            songs=songs,
+            users=users,
+            days=days,
+            seed=seed,
+            overwrite=force,
+            console=err_console,
+        )
+    except FolderNotEmptyError as exc:
+        # The library names its parameter; the command has a flag for it.
+        raise FolderNotEmptyError(exc.folder, remedy="pass --force") from None
     console.print(
         f"Wrote {report.events:,} events of {report.users:,} users in "
         f"{report.log_files} log files and {report.song_files:,} song files "
