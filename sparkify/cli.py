@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from sparkify import analytics, demo, load, quality, schema
@@ -89,11 +90,36 @@ def main() -> None:
 
 @main.command("create-tables")
 @settings_options
-def create_tables(settings: Settings) -> None:
-    """Drop and recreate every warehouse table through the migrations."""
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    envvar="SPARKIFY_WAIT",
+    help="When a load is in progress, wait for it to finish, or fail at once.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=load.DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long --wait waits.",
+)
+def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
+    """Drop and recreate every warehouse table through the migrations.
+
+    The warehouse's load lock is taken first, as a load takes it: a load in
+    progress finishes before its tables are dropped.
+    """
     engine = create_engine(settings)
     try:
-        created = schema.recreate(engine, settings.schema)
+        created = schema.recreate(
+            engine,
+            settings.schema,
+            wait=wait,
+            lock_timeout=lock_timeout,
+            notify=lambda message: err_console.print(escape(message), style="yellow"),
+        )
         revision = schema.current_revision(engine, settings.schema)
     finally:
         engine.dispose()
