@@ -26,6 +26,7 @@ from sparkify.db import create_engine, describe
 from sparkify.errors import FolderNotEmptyError
 from sparkify.preflight import check_sources
 from sparkify.progress import RichProgress
+from sparkify.staging import stager_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,7 +119,7 @@ def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
             settings.schema,
             wait=wait,
             lock_timeout=lock_timeout,
-            notify=lambda message: err_console.print(escape(message), style="yellow"),
+            notify=_notice,
         )
         revision = schema.current_revision(engine, settings.schema)
     finally:
@@ -194,6 +195,11 @@ def etl(
     print_report(report)
 
 
+def _notice(message: str) -> None:
+    """Tell the user, on stderr, why a command waits (the message is ours: no markup)."""
+    err_console.print(escape(message), style="yellow", soft_wrap=True)
+
+
 def print_report(report: load.LoadReport) -> None:
     """Print a load report as tables."""
     staged = Table(
@@ -241,8 +247,7 @@ def counts(settings: Settings) -> None:
     """Print the row count of every staging and star table."""
     engine = create_engine(settings)
     try:
-        with engine.connect() as conn:
-            found = table_counts(conn)
+        found = stager_for(settings.backend).read(engine, table_counts, notify=_notice)
     finally:
         engine.dispose()
     table = Table("table", "rows", title=f"Row counts on {describe(engine)}")
@@ -257,8 +262,7 @@ def check(settings: Settings) -> None:
     """Run the data-quality checks; exit 1 when any fails."""
     engine = create_engine(settings)
     try:
-        with engine.connect() as conn:
-            results = quality.run_checks(conn)
+        results = stager_for(settings.backend).read(engine, quality.run_checks, notify=_notice)
     finally:
         engine.dispose()
     table = Table("check", "result", "failing rows", "detail", title="Data quality")

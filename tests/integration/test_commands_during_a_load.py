@@ -123,3 +123,40 @@ def test_create_tables_lock_timeout_gives_up_after_waiting(
     assert waited < 30
     assert ledger_size(engine) == 8
     engine.dispose()
+
+
+@pytest.mark.parametrize("command", ["counts", "check"])
+def test_a_reader_on_postgresql_during_a_load_says_it_waits_for_it_then_answers(
+    command: str, pg_url: sa.URL, tmp_path: Path, sources: dict[str, Path]
+) -> None:
+    engine = make_engine("postgresql", pg_url, tmp_path, build=True)
+    load, release = pause_a_load(engine, sources, tmp_path)  # staging TRUNCATEd, uncommitted
+    reader = start(cli(engine, command), tmp_path)
+    try:
+        notice = first_stderr_line(reader)
+        assert "waiting" in notice and "load" in notice and "TRUNCATE" in notice, notice
+        assert reader.poll() is None  # it does wait: the load holds the staging tables
+    finally:
+        release.write_text("go")
+        _out, load_err = load.communicate(timeout=120)
+        out, err = reader.communicate(timeout=120)
+    assert load.returncode == 0, load_err
+    assert "Traceback" not in err and not err.strip(), err  # one notice, nothing more
+    if command == "counts":
+        assert reader.returncode == 0, err
+        assert "staging_events" in out and "songplays" in out
+    else:
+        assert reader.returncode in (0, 1), err  # 1: a check failed, which it reports
+        assert "passed" in out
+    engine.dispose()
+
+
+@pytest.mark.parametrize("command", ["counts", "check"])
+def test_a_reader_on_postgresql_with_no_load_running_says_nothing_on_stderr(
+    command: str, pg_url: sa.URL, tmp_path: Path
+) -> None:
+    engine = make_engine("postgresql", pg_url, tmp_path, build=True)
+    reader = start(cli(engine, command), tmp_path)
+    _out, err = reader.communicate(timeout=120)
+    assert reader.returncode in (0, 1) and err == "", err
+    engine.dispose()
