@@ -117,10 +117,11 @@ def load_lock(
         # cannot be taken before the table exists. No load can be in progress
         # then (a load's first statement is that LOCK, which fails on a missing
         # table), so the tables are built without it. A load that starts while
-        # they are being built finds no load_ledger in its snapshot and fails;
-        # a second create-tables racing this one waits on the exclusive locks
-        # the DDL takes ("Some DDL operations, such as DROP TABLE and TRUNCATE,
-        # create exclusive locks", https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html).
+        # they are being built does not see the uncommitted load_ledger and
+        # fails at its LOCK, loading nothing. Two create-tables racing on a
+        # schema without the tables are kept apart only by the locks their DDL
+        # takes ("Some DDL operations, such as DROP TABLE and TRUNCATE, create
+        # exclusive locks", https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html).
         with engine.connect() as conn:
             conn.begin()
             yield conn

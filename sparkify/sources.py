@@ -2,16 +2,17 @@
 
 A source is every object under the configured prefix, *taken as a folder*, whose
 name ends in ``.json``; a file or folder whose name starts with ``.`` (e.g.
-``.ipynb_checkpoints/``) is not a source (CONTRACT.md, "Sources"). Locally, only
-regular files are objects (a link to one is followed): a FIFO, a device or a
-socket named ``*.json`` is not a source, as reading one would block or never end. The same rules
+``.ipynb_checkpoints/``) is not a source (CONTRACT.md, "Sources"). The same rules
 apply to S3 prefixes and local folders, so every backend loads the same set:
 
 * ``s3://bucket/log_data`` and ``s3://bucket/log_data/`` both list the keys
   ``log_data/...``, never ``log_data_old/...``;
 * a local folder is walked recursively; a local path naming a single file is
   that file alone, and so is an ``s3://`` URI naming exactly one object when
-  nothing lies under it taken as a folder.
+  nothing lies under it taken as a folder;
+* locally, only regular files are objects (a link to one is followed): a FIFO,
+  a device or a socket named ``*.json`` is not a source, as reading one would
+  block or never end.
 
 Listings are sorted by URI. Every failure (no such bucket or folder, nothing to
 load, access denied, wrong region, unreadable object) raises
