@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from sparkify import analytics, demo, load, quality, schema
@@ -22,8 +23,10 @@ from sparkify.config import Settings, load_settings
 from sparkify.console import SparkifyGroup, console, err_console
 from sparkify.counts import table_counts
 from sparkify.db import create_engine, describe
+from sparkify.errors import FolderNotEmptyError
 from sparkify.preflight import check_sources
 from sparkify.progress import RichProgress
+from sparkify.staging import stager_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,11 +91,36 @@ def main() -> None:
 
 @main.command("create-tables")
 @settings_options
-def create_tables(settings: Settings) -> None:
-    """Drop and recreate every warehouse table through the migrations."""
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    envvar="SPARKIFY_WAIT",
+    help="When a load is in progress, wait for it to finish, or fail at once.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=load.DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long --wait waits.",
+)
+def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
+    """Drop and recreate every warehouse table through the migrations.
+
+    The warehouse's load lock is taken first, as a load takes it: a load in
+    progress finishes before its tables are dropped.
+    """
     engine = create_engine(settings)
     try:
-        created = schema.recreate(engine, settings.schema)
+        created = schema.recreate(
+            engine,
+            settings.schema,
+            wait=wait,
+            lock_timeout=lock_timeout,
+            notify=_notice,
+        )
         revision = schema.current_revision(engine, settings.schema)
     finally:
         engine.dispose()
@@ -167,6 +195,11 @@ def etl(
     print_report(report)
 
 
+def _notice(message: str) -> None:
+    """Tell the user, on stderr, why a command waits (the message is ours: no markup)."""
+    err_console.print(escape(message), style="yellow", soft_wrap=True)
+
+
 def print_report(report: load.LoadReport) -> None:
     """Print a load report as tables."""
     staged = Table(
@@ -214,8 +247,7 @@ def counts(settings: Settings) -> None:
     """Print the row count of every staging and star table."""
     engine = create_engine(settings)
     try:
-        with engine.connect() as conn:
-            found = table_counts(conn)
+        found = stager_for(settings.backend).read(engine, table_counts, notify=_notice)
     finally:
         engine.dispose()
     table = Table("table", "rows", title=f"Row counts on {describe(engine)}")
@@ -230,8 +262,7 @@ def check(settings: Settings) -> None:
     """Run the data-quality checks; exit 1 when any fails."""
     engine = create_engine(settings)
     try:
-        with engine.connect() as conn:
-            results = quality.run_checks(conn)
+        results = stager_for(settings.backend).read(engine, quality.run_checks, notify=_notice)
     finally:
         engine.dispose()
     table = Table("check", "result", "failing rows", "detail", title="Data quality")
@@ -363,16 +394,20 @@ def generate_command(
     out_dir: Path, events: int, songs: int, users: int, days: int, seed: int, force: bool
 ) -> None:
     """Write eventsim-like sources (song_data/, log_data/, log_json_path.json) into OUT_DIR."""
-    report = demo.generate_with_progress(
-        out_dir,
-        events=events,
-        songs=songs,
-        users=users,
-        days=days,
-        seed=seed,
-        overwrite=force,
-        console=err_console,
-    )
+    try:
+        report = demo.generate_with_progress(
+            out_dir,
+            events=events,
+            songs=songs,
+            users=users,
+            days=days,
+            seed=seed,
+            overwrite=force,
+            console=err_console,
+        )
+    except FolderNotEmptyError as exc:
+        # The library names its parameter; the command has a flag for it.
+        raise FolderNotEmptyError(exc.folder, remedy="pass --force") from None
     console.print(
         f"Wrote {report.events:,} events of {report.users:,} users in "
         f"{report.log_files} log files and {report.song_files:,} song files "

@@ -86,3 +86,15 @@ class DatabaseError(SparkifyError):
 
 class LoadInProgressError(SparkifyError):
     """Another load holds the warehouse's load lock."""
+
+
+class FolderNotEmptyError(SparkifyError):
+    """``generate`` was asked to write into a folder that already holds files."""
+
+    def __init__(self, folder: str, remedy: str = "pass overwrite=True") -> None:
+        self.folder = folder
+        self.remedy = remedy
+        super().__init__(
+            f"{folder} is not empty; generate into an empty folder (or {remedy} to replace "
+            "it), so that old files do not mix with the new ones"
+        )

@@ -9,7 +9,10 @@ apply to S3 prefixes and local folders, so every backend loads the same set:
   ``log_data/...``, never ``log_data_old/...``;
 * a local folder is walked recursively; a local path naming a single file is
   that file alone, and so is an ``s3://`` URI naming exactly one object when
-  nothing lies under it taken as a folder.
+  nothing lies under it taken as a folder;
+* locally, only regular files are objects (a link to one is followed): a FIFO,
+  a device or a socket named ``*.json`` is not a source, as reading one would
+  block or never end.
 
 Listings are sorted by URI. Every failure (no such bucket or folder, nothing to
 load, access denied, wrong region, unreadable object) raises
@@ -31,7 +34,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, overload
+from stat import S_ISDIR, S_ISREG
+from typing import TYPE_CHECKING, Any, BinaryIO, overload
 
 import boto3
 import botocore.loaders
@@ -317,8 +321,9 @@ def _is_source(relative: str, suffix: str) -> bool:
 
 def _not_sources_reason(count: int, suffix: str, example: str) -> str:
     return (
-        f"no {suffix} objects under it ({count} object(s), none a source: a source's name "
-        f"ends in {suffix} and no file or folder name in its path starts with '.'; "
+        f"no {suffix} objects under it ({count} object(s), none a source: a source is a "
+        f"regular file whose name ends in {suffix} and no file or folder name in its path "
+        "starts with '.'; "
         f"e.g. {example})"
     )
 
@@ -376,15 +381,23 @@ def _head(client: S3Client, bucket: str, key: str) -> SourceObject | None:
     return SourceObject(uri=uri, size=head["ContentLength"], etag=head["ETag"].strip('"'))
 
 
-def _local_object(path: str) -> SourceObject:
+def _local_object(path: str) -> SourceObject | None:
+    """The regular file at ``path`` (a link followed), or ``None`` for anything else.
+
+    A FIFO, a device or a socket is no object: reading a FIFO waits for a
+    writer, and a device such as ``/dev/zero`` never ends.
+    """
     stat = os.stat(path)
+    if not S_ISREG(stat.st_mode):
+        return None
     return SourceObject(uri=path, size=stat.st_size, etag=f"{stat.st_size}-{stat.st_mtime_ns}")
 
 
 def _iter_local(prefix: str, suffix: str) -> Iterator[SourceObject]:
     root = os.path.abspath(prefix)
-    if os.path.isfile(root):
-        yield _local_object(root)
+    single = _local_object(root) if os.path.isfile(root) else None
+    if single is not None:
+        yield single
         return
     if not os.path.exists(root):
         raise SourceError(prefix, f"no such folder ({root})")
@@ -397,11 +410,12 @@ def _iter_local(prefix: str, suffix: str) -> Iterator[SourceObject]:
                 obj = _local_object(path)
             except OSError as exc:
                 raise _cannot_list(prefix, exc) from None
-            found += 1
-            yield obj
-        else:
-            others += 1
-            other_example = other_example or path
+            if obj is not None:
+                found += 1
+                yield obj
+                continue
+        others += 1
+        other_example = other_example or path
     if found:
         return
     if others:
@@ -538,9 +552,29 @@ def _get(client: S3Client, obj: SourceObject) -> bytes:
         raise SourceError(obj.uri, _s3_reason(exc, bucket, "read")) from None
 
 
+def _open_regular(path: str) -> BinaryIO:
+    """Open a regular file for reading; anything else raises :class:`SourceError`.
+
+    ``O_NONBLOCK`` makes opening a FIFO return at once instead of waiting for a
+    writer (it changes nothing for a regular file); the file's type is then
+    read from the open descriptor, so nothing can swap it in between.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if S_ISDIR(mode):
+            raise SourceError(path, "is a folder, not a file")
+        if not S_ISREG(mode):
+            raise SourceError(path, "not a regular file (a FIFO, a device or a socket)")
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
 def _read_local(obj: SourceObject) -> bytes:
     try:
-        with open(obj.uri, "rb") as file:
+        with _open_regular(obj.uri) as file:
             stat = os.fstat(file.fileno())
             data = file.read()
     except FileNotFoundError:
@@ -706,7 +740,7 @@ def _blocks(obj: SourceObject, client: S3Client | None, block_size: int) -> Iter
 
 def _local_blocks(obj: SourceObject, block_size: int) -> Iterator[bytes]:
     try:
-        with open(obj.uri, "rb") as file:
+        with _open_regular(obj.uri) as file:
             stat = os.fstat(file.fileno())
             if obj.etag and obj.etag != f"{stat.st_size}-{stat.st_mtime_ns}":
                 raise SourceError(obj.uri, "the file changed since it was listed")

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 
-from sparkify.errors import SparkifyError
+from sparkify.errors import FolderNotEmptyError, SparkifyError
 from sparkify.generate.catalogue import SongFiles, write_songs
 from sparkify.generate.events import Writer, make_users, write_logs
 from sparkify.models import EVENT_KEYS
@@ -110,10 +110,7 @@ def _prepare(folder: Path, overwrite: bool) -> None:
         raise SparkifyError(f"{folder} exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()):
         if not overwrite:
-            raise SparkifyError(
-                f"{folder} is not empty; generate into an empty folder (or pass overwrite=True "
-                "to replace it), so that old files do not mix with the new ones"
-            )
+            raise FolderNotEmptyError(str(folder))
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
 

@@ -213,6 +213,16 @@ class Stager(Protocol):
         """A connection with a transaction begun and the warehouse's load lock held."""
         ...
 
+    def read(
+        self,
+        engine: sa.Engine,
+        query: Callable[[sa.Connection], T],
+        *,
+        notify: Callable[[str], None],
+    ) -> T:
+        """Run a read-only ``query``; tell ``notify`` when it waits for a load."""
+        ...
+
     def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
         """Refresh planner statistics of tables just filled (where the backend needs it)."""
         ...
@@ -304,6 +314,17 @@ class LockingStager:
 
     def prepare(self, conn: sa.Connection) -> None:
         """Set up the load transaction (PostgreSQL tunes its planner here)."""
+
+    def read(
+        self,
+        engine: sa.Engine,
+        query: Callable[[sa.Connection], T],
+        *,
+        notify: Callable[[str], None],
+    ) -> T:
+        """Run ``query`` on a connection of its own (PostgreSQL says when it waits for a load)."""
+        with engine.connect() as conn:
+            return query(conn)
 
     def connect(
         self, engine: sa.Engine, *, wait: bool, timeout: float, notify: Callable[[str], None]

@@ -4,6 +4,11 @@ Validated rows are written as JSON arrays, one per line, to a temporary file and
 inserted with one ``INSERT ... SELECT`` over ``read_ndjson_objects``: DuckDB's own
 parser is far faster than row-by-row inserts from Python, and memory stays flat
 (the rows wait on disk, not in memory).
+
+Those files live in ``<database>.sparkify-tmp/``, beside the database file, as
+DuckDB's own spill files live in ``<database>.tmp/``: a load killed mid-way
+leaves them there, and the next load removes them once it holds the file's
+lock (:func:`remove_leftovers`), when no other process can be using them.
 """
 
 from __future__ import annotations
@@ -50,6 +55,57 @@ def is_lock_conflict(exc: BaseException) -> bool:
 EVENTS_PER_PART = 500_000
 #: Rows per INSERT from the staging file (see :meth:`DuckDBStager.sink`).
 ROWS_PER_INSERT = 500_000
+
+
+#: Beside the database file, the folder of a load's staging files.
+SCRATCH_SUFFIX = ".sparkify-tmp"
+#: The staging files this process is writing now: never leftovers, whatever the folder holds.
+_LIVE: set[str] = set()
+
+
+def database_path(conn: sa.Connection) -> str | None:
+    """The absolute path of the database file (``None`` in memory)."""
+    path = conn.exec_driver_sql(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).scalar()
+    return str(path) if path else None
+
+
+def remove_leftovers(conn: sa.Connection) -> None:
+    """Remove the staging and spill files that killed loads left beside the database file.
+
+    Call it only while this process holds the file's write lock: no other
+    process has the file open then, so every file of another process is dead.
+    Files of this process are spared: the staging files it is writing
+    (:data:`_LIVE`) and DuckDB's spill files, named ``duckdb_temp_<pid>_...``.
+    The spill folder is cleaned only when it is DuckDB's default
+    ``<database>.tmp``: a ``temp_directory`` of the user's choice may be shared.
+    """
+    path = database_path(conn)
+    if path is None:
+        return
+    _remove_files(path + SCRATCH_SUFFIX, lambda entry: entry.path not in _LIVE)
+    spill = path + ".tmp"
+    if conn.exec_driver_sql("SELECT current_setting('temp_directory')").scalar() == spill:
+        mine = f"duckdb_temp_{os.getpid()}_"
+        _remove_files(
+            spill,
+            lambda entry: entry.name.startswith("duckdb_temp_") and not entry.name.startswith(mine),
+        )
+
+
+def _remove_files(folder: str, dead: Callable[[os.DirEntry[str]], bool]) -> None:
+    """Remove the dead files of ``folder``, then the folder if nothing is left in it."""
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and dead(entry):
+                    with suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+    except FileNotFoundError:
+        return
+    with suppress(OSError):  # not empty: a live file, or something that is not ours
+        os.rmdir(folder)
 
 
 #: DuckDB's memory limit while a load runs, unless the URL sets ``memory_limit``.
@@ -182,6 +238,8 @@ class DuckDBStager(EmulatedStager):
                     told = True
                 time.sleep(self.retry_every)
         with conn, _memory_capped(conn):
+            remove_leftovers(conn)
+            conn.rollback()  # end the read of its settings: the session begins its own
             yield conn
 
     @contextmanager
@@ -194,7 +252,8 @@ class DuckDBStager(EmulatedStager):
         casts them to the column types. JSON numbers keep their shortest exact
         form, so doubles and 64-bit integers come back bit for bit. Inserting in
         batches keeps DuckDB's memory and the file's size the same whatever the
-        number of rows.
+        number of rows. The file is in ``<database>.sparkify-tmp/`` (the system's
+        temporary folder for a database in memory, which no file lock guards).
         """
         names = [c.name for c in table.columns]
         values = ", ".join(
@@ -205,7 +264,12 @@ class DuckDBStager(EmulatedStager):
             f"SELECT {values} FROM (SELECT json_transform(json, '[\"VARCHAR\"]') AS j "
             "FROM read_ndjson_objects(?))"
         )
-        fd, path = tempfile.mkstemp(prefix=f"sparkify-{table.name}-", suffix=".ndjson")
+        database = database_path(conn)
+        folder = None if database is None else database + SCRATCH_SUFFIX
+        if folder is not None:
+            os.makedirs(folder, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix=f"sparkify-{table.name}-", suffix=".ndjson", dir=folder)
+        _LIVE.add(path)
         try:
             with os.fdopen(fd, "wb", buffering=1 << 20) as out:
                 dumps, write = orjson.dumps, out.write
@@ -232,3 +296,7 @@ class DuckDBStager(EmulatedStager):
                 flush()
         finally:
             os.unlink(path)
+            _LIVE.discard(path)
+            if folder is not None:
+                with suppress(OSError):  # another load of this process writes there too
+                    os.rmdir(folder)

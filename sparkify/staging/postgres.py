@@ -9,10 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from psycopg import sql
+from psycopg.errors import LockNotAvailable
 
-from sparkify.errors import LoadInProgressError
+from sparkify.errors import LoadInProgressError, SparkifyError
 from sparkify.models import staging_events
-from sparkify.staging.base import EmulatedStager, RowSink
+from sparkify.staging.base import EmulatedStager, RowSink, T
 from sparkify.staging.sql_names import qualified_name, schema_of
 
 _PG_TYPES = (
@@ -38,6 +39,20 @@ def pg_type(column: sa.Column[Any]) -> str:
         if isinstance(column.type, type_):
             return name
     raise TypeError(f"no COPY type for {column.name} ({column.type})")
+
+
+#: How long a reader waits for a table lock before it says what it waits for.
+READ_PATIENCE_MS = 1000
+
+#: Sessions holding this warehouse's load lock (pg_advisory_xact_lock of a bigint
+#: key: "its high-order half in the classid column, its low-order half in the
+#: objid column, and objsubid equal to 1",
+#: https://www.postgresql.org/docs/current/view-pg-locks.html).
+LOAD_LOCK_HOLDER = sa.text(
+    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) AND objsubid = 1 LIMIT 1"
+)
 
 
 def lock_key(conn: sa.Connection) -> int:
@@ -93,6 +108,51 @@ class PostgresStager(EmulatedStager):
                 f"a load is still in progress after waiting {timeout:.0f}s"
             ) from exc
         conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
+
+    def read(
+        self,
+        engine: sa.Engine,
+        query: Callable[[sa.Connection], T],
+        *,
+        notify: Callable[[str], None],
+    ) -> T:
+        """Run ``query``; when a table lock holds it up over a second, say why, then wait.
+
+        A load empties the staging tables with TRUNCATE, which holds them
+        ACCESS EXCLUSIVE until it commits (and a full refresh drops the keys of
+        songplays and time, the same lock): a reader of those tables waits for
+        the whole load. Reading without waiting would need DELETE instead of
+        TRUNCATE, which leaves every staged row dead until VACUUM and slows the
+        load, so the reader waits, but not silently: it first tries under a
+        :data:`READ_PATIENCE_MS` ``lock_timeout``, then tells ``notify`` what it
+        waits for and runs again without one. The query reads only, so running
+        it again changes nothing.
+        """
+        with engine.connect() as conn:
+            try:
+                with conn.begin():
+                    conn.execute(sa.text(f"SET LOCAL lock_timeout = {READ_PATIENCE_MS}"))
+                    return query(conn)
+            except (sa.exc.DBAPIError, SparkifyError) as exc:
+                if not _lock_timed_out(exc):
+                    raise
+            notify(self._waiting_for(conn))
+            with conn.begin():
+                return query(conn)
+
+    def _waiting_for(self, conn: sa.Connection) -> str:
+        """What a reader held up by a table lock waits for, in a sentence."""
+        with conn.begin():
+            key = lock_key(conn)
+            holder = conn.execute(LOAD_LOCK_HOLDER, {"high": key >> 32, "low": key & 0xFFFFFFFF})
+            pid = holder.scalar()
+        if pid is None:
+            return "waiting for a lock another session holds on the warehouse's tables"
+        return (
+            f"waiting for the load in progress (PostgreSQL session {pid}) to commit: "
+            "it emptied the staging tables with TRUNCATE, which holds them exclusively "
+            "until then (a full refresh also holds songplays and time)"
+        )
 
     def prepare_transforms(self, conn: sa.Connection, staged_events: int) -> None:
         """Index a big batch of ``staging_events`` on ts (after ANALYZE).
@@ -171,6 +231,16 @@ class PostgresStager(EmulatedStager):
         with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
             copy.set_types([pg_type(c) for c in table.columns])
             yield copy.write_row
+
+
+def _lock_timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it was raised from) is PostgreSQL's lock_timeout."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, sa.exc.DBAPIError) and isinstance(cause.orig, LockNotAvailable):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _identifier(conn: sa.Connection, table: sa.Table) -> sql.Identifier:
