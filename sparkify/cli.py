@@ -153,7 +153,8 @@ def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
     default=True,
     show_default=True,
     envvar="SPARKIFY_WAIT",
-    help="When another load is in progress, wait for it, or fail at once.",
+    help="When another load is in progress, wait for it, or fail at once "
+    "(on Redshift, --no-wait waits up to 1 s: LOCK has no NOWAIT).",
 )
 @click.option(
     "--lock-timeout",
@@ -161,7 +162,7 @@ def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
     default=load.DEFAULT_LOCK_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
-    help="How long --wait waits.",
+    help="How long --wait waits (on Redshift, the statement_timeout of the LOCK on load_ledger).",
 )
 @click.option(
     "--progress/--no-progress",

@@ -185,7 +185,7 @@ def test_the_lock_is_the_first_statement_that_could_start_a_snapshot(
         load.run(warehouse, settings, stager=ModelStager())
     texts = [t for t in sent.texts if not t.startswith("SET search_path")]
     assert texts[:3] == [
-        f"SET statement_timeout TO {int(load.DEFAULT_LOCK_TIMEOUT * 1000)}",
+        f"SET LOCAL statement_timeout TO {int(load.DEFAULT_LOCK_TIMEOUT * 1000)}",
         "LOCK load_ledger",
         "RESET statement_timeout",
     ]

@@ -67,7 +67,7 @@ def test_the_load_lock_is_an_exclusive_lock_on_the_ledger_bounded_by_a_statement
         compile_redshift(redshift.RESET_TIMEOUT),
     ]
     assert texts == [
-        "SET statement_timeout TO 3600000",
+        "SET LOCAL statement_timeout TO 3600000",
         "LOCK load_ledger",
         "RESET statement_timeout",
     ]
