@@ -31,6 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -48,7 +49,7 @@ from sparkify.errors import (
     TooManyBadRecordsError,
 )
 from sparkify.execute import Execute, execute_redshift, redshift_text, send_text
-from sparkify.models import TS_MAX_MS, TS_MIN_MS, staging_events
+from sparkify.models import TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
 from sparkify.sources import is_s3, s3_client, split_s3_uri
 from sparkify.staging.base import (
     ErrorBudget,
@@ -318,8 +319,7 @@ class RedshiftStager(LockingStager):
                 raise failure from exc
             if budget.max_errors > 0:
                 record_skipped(conn, errors, table.name, budget, self.execute)
-            if table is staging_events:
-                reject_out_of_range_ts(conn, sources, budget, self.execute)
+            reject_staged_bad_records(conn, sources, budget, self.execute)
             progress.advance(len(sources.objects), sources.size)
             count = sa.select(sa.func.count()).select_from(table)
             rows = int(self.execute(conn, count).scalar_one())
@@ -435,43 +435,71 @@ def record_skipped(
         budget.add(table, _bad_record(row))
 
 
-def reject_out_of_range_ts(
+@dataclass(frozen=True)
+class StagedRule:
+    """What COPY loads but the warehouse cannot take, found in staging after the COPY.
+
+    The emulated stagers refuse such a record at its file and line; Redshift's
+    staged row no longer says where it came from, so it is named by the table's
+    prefix and identified by ``shown`` columns.
+    """
+
+    broken: Callable[[], sa.ColumnElement[bool]]
+    shown: tuple[str, ...]
+    column: str
+    reason: str
+
+
+#: The staged rows that are bad records, per staging table (records.py's rules).
+STAGED_RULES = {
+    "staging_events": StagedRule(
+        lambda: sa.or_(staging_events.c.ts < TS_MIN_MS, staging_events.c.ts > TS_MAX_MS),
+        ("user_id", "session_id", "ts"),
+        "ts",
+        "ts is outside the epoch milliseconds the warehouse holds (years 1-9999 UTC)",
+    ),
+    "staging_songs": StagedRule(
+        lambda: sa.or_(
+            *(sa.func.coalesce(staging_songs.c[key], "") == "" for key in ("song_id", "artist_id"))
+        ),
+        ("song_id", "artist_id", "title"),
+        "song_id",
+        "a song record needs a song_id and an artist_id",
+    ),
+}
+
+
+def reject_staged_bad_records(
     conn: sa.Connection,
     sources: TableSources,
     budget: ErrorBudget,
     execute: Execute = execute_redshift,
 ) -> None:
-    """Staged events whose ts the star schema cannot hold are bad records.
+    """Staged rows that break a :data:`STAGED_RULES` rule are bad records.
 
-    COPY loads any BIGINT into ``ts``; the emulated stagers refuse such a record
-    with its file and line, which Redshift's staged row no longer has: it is
-    named by the events' prefix and identified by userId, sessionId and ts.
-    Without ``--max-errors`` the first stops the load; under it each counts
-    against the budget, is recorded, and is deleted from staging, so the
-    transforms never see it.
+    COPY loads any BIGINT into ``ts`` and a song record without ``song_id``;
+    the transforms would then fail (a ts out of range) or drop the row without
+    a word. Without ``--max-errors`` the first stops the load; under it each
+    counts against the budget, is recorded, and is deleted from staging, so
+    the transforms never see it.
     """
-    ts = staging_events.c.ts
-    outside = sa.or_(ts < TS_MIN_MS, ts > TS_MAX_MS)
+    table = sources.table
+    rule = STAGED_RULES[table.name]
+    shown = [table.c[name] for name in rule.shown]
     found = execute(
         conn,
-        sa.select(staging_events.c.user_id, staging_events.c.session_id, ts)
-        .where(outside)
-        .order_by(ts)
-        .limit(budget.remaining + 1),
+        sa.select(*shown).where(rule.broken()).order_by(*shown).limit(budget.remaining + 1),
     ).all()
     for row in found:
-        user_id, session_id, value = tuple(row)
+        values = ", ".join(f"{name} {value!r}" for name, value in zip(rule.shown, row, strict=True))
         budget.add(
-            staging_events.name,
+            table.name,
             BadRecordError(
                 source=sources.prefix,
                 line=0,
-                column="ts",
-                reason=(
-                    f"ts {value} (userId {user_id}, sessionId {session_id}) is outside the "
-                    "epoch milliseconds the warehouse holds (years 1-9999 UTC)"
-                ),
+                column=rule.column,
+                reason=f"{rule.reason} ({values})",
             ),
         )
     if found:
-        execute(conn, sa.delete(staging_events).where(outside))
+        execute(conn, sa.delete(table).where(rule.broken()))

@@ -31,7 +31,7 @@ from sparkify.errors import (
     TooManyBadRecordsError,
 )
 from sparkify.execute import execute_redshift
-from sparkify.models import load_errors, load_ledger, staging_events
+from sparkify.models import load_errors, load_ledger, staging_events, staging_songs
 from sparkify.sources import s3_client
 from sparkify.staging.base import NoProgress, Plan, plan_sources
 from sparkify.staging.redshift import NO_WAIT_SECONDS
@@ -482,9 +482,10 @@ def test_a_staged_ts_outside_the_warehouses_range_stops_the_load(
     with pytest.raises(BadRecordError) as caught:
         load.run(warehouse, settings, stager=LoadsAnyBigint())
     message = str(caught.value)
-    assert "1541120959664000" in message
-    assert "userId 42" in message
-    assert "sessionId 77" in message
+    assert "ts 1541120959664000" in message
+    assert "user_id 42" in message
+    assert "session_id 77" in message
+    assert "years 1-9999" in message
     assert caught.value.source == f"s3://{bucket}/udacity/log_data"
     assert warehouse_state(warehouse) == before
 
@@ -531,3 +532,36 @@ def test_counts_checks_and_questions_as_redshift_text_answer_as_the_stand_in(
         assert as_text == [[tuple(row) for row in conn.execute(s)] for s in statements]
     assert len(sent.bare) == len(statements)
     assert all(sent.bare)
+
+
+class LoadsASongWithoutId(ModelStager):
+    """COPY loads a song record without song_id (NULL) and one with an empty artist_id."""
+
+    def copy(
+        self, conn: sa.Connection, statement: str, sources: Any, plan: Any, client: Any
+    ) -> None:
+        super().copy(conn, statement, sources, plan, client)
+        if sources.table is staging_songs:
+            song = fx.song("", "Nameless", "", "Nobody", 10.0)
+            conn.execute(sa.insert(staging_songs).values({**song, "song_id": None}))
+
+
+def test_a_staged_song_without_an_id_stops_the_load(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    before = warehouse_state(warehouse)
+    with pytest.raises(BadRecordError) as caught:
+        load.run(warehouse, settings, stager=LoadsASongWithoutId())
+    assert "a song record needs a song_id and an artist_id" in str(caught.value)
+    assert "title 'Nameless'" in str(caught.value)
+    assert warehouse_state(warehouse) == before
+
+
+def test_a_staged_song_without_an_id_is_skipped_under_max_errors(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path, reference: dict[str, Any]
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    report = load.run(warehouse, settings, stager=LoadsASongWithoutId(), max_errors=1)
+    assert report.skipped == 1
+    assert star_snapshot(warehouse, staging=False) == reference
