@@ -160,7 +160,7 @@ def test_without_an_expected_count_any_number_of_paths_is_accepted() -> None:
         (b'["$.a"]', '"jsonpaths" list'),
         (b'{"paths": ["$.a"]}', '"jsonpaths" list'),
         (b'{"jsonpaths": "$.a"}', '"jsonpaths" list'),
-        (b'{"jsonpaths": ["$.a", 3]}', '"jsonpaths" list'),
+        (b'{"jsonpaths": ["$.a", 3]}', "path 2 is not a string (3)"),
         (b'{"jsonpaths": null}', '"jsonpaths" list'),
         (b'{"jsonpaths": ["$.a", "artist"]}', "bad JSONPath"),
     ],
