@@ -101,7 +101,7 @@ def parse_path(text: str) -> JsonPath:
         elif match.group(3) is not None:
             steps.append(int(match.group(3)))
         elif match.group(4).strip() == "*":
-            raise ValueError(f"{text!r} holds a wildcard; Redshift takes one explicit path")
+            raise ValueError(f"{text!r} holds a wildcard, and Redshift takes one explicit path")
         else:
             steps.append(match.group(4))
         pos = match.end()
