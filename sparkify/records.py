@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, NamedTuple
@@ -186,6 +188,7 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 def _parse_text(text: str, first_line: int = 1) -> Iterator[Record]:
     pos, line, size = 0, first_line, len(text)
+    nesting: _Nesting | None = None
     while True:
         start = _skip_space(text, pos)
         line += text.count("\n", pos, start)
@@ -194,7 +197,8 @@ def _parse_text(text: str, first_line: int = 1) -> Iterator[Record]:
         try:
             value, end = _DECODER.raw_decode(text, start)
         except RecursionError:
-            record, pos, line = _parse_deep(text, start, line)
+            nesting = nesting or _Nesting(text)  # built once, only for deep values
+            record, pos, line = _parse_deep(nesting, start, line)
             yield record
             continue
         except ValueError as exc:  # JSONDecodeError, NaN/Infinity, too many digits
@@ -222,11 +226,93 @@ def _parse_text(text: str, first_line: int = 1) -> Iterator[Record]:
         pos = end
 
 
-#: What moves the nesting depth of JSON text: a string (skipped whole), a bracket or brace.
-_NESTING_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+#: What moves the nesting depth of JSON text: a string (skipped whole; JSON strings
+#: hold no raw newline), a bracket or brace, and the newlines that end lines.
+_NESTING_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
+#: How much of a value that never closes orjson is given to say why it is bad.
+_UNCLOSED_SAMPLE = 1 << 16
 
 
-def _parse_deep(text: str, start: int, line: int) -> tuple[Record, int, int]:
+class _Nesting:
+    """The bracket depth of a text line by line, so that a value's end is found in
+    time linear in the text, however many values are too deep for Python's decoder.
+
+    Scanning from a value's start to its closing bracket costs the value's
+    length, and values do not overlap; but a value that never closes would be
+    scanned to the end of the text, once per such value (a file of unclosed
+    deep lines: quadratic). Here one pass records the depth at each line's
+    start and the lowest depth from each line to the end of the text, which
+    says at once whether a value ever closes.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        starts, depths, lows = array("q", [0]), array("q", [0]), array("q")
+        depth = low = 0
+        for match in _NESTING_TOKEN.finditer(text):
+            token = match.group()
+            if token == "\n":
+                lows.append(low)
+                starts.append(match.end())
+                depths.append(depth)
+                low = depth
+            elif token == "[" or token == "{":
+                depth += 1
+            elif token == "]" or token == "}":
+                depth -= 1
+                low = min(low, depth)
+        lows.append(low)
+        for index in range(len(lows) - 2, -1, -1):  # the lowest from each line on
+            lows[index] = min(lows[index], lows[index + 1])
+        self.starts, self.depths, self.lowest = starts, depths, lows
+
+    def value_end(self, start: int) -> int | None:
+        """Where the array or object at ``start`` ends (by its brackets), or ``None``."""
+        index = bisect_right(self.starts, start) - 1
+        # The value ends where the depth first comes back to the depth before it.
+        before = self.depths[index] + _depth_change(self.text, self.starts[index], start)
+        closes = index + 1 < len(self.lowest) and self.lowest[index + 1] <= before
+        line_end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.text)
+        depth = before
+        for match in _NESTING_TOKEN.finditer(
+            self.text, start, len(self.text) if closes else line_end
+        ):
+            token = match.group()
+            if token == "[" or token == "{":
+                depth += 1
+            elif token == "]" or token == "}":
+                depth -= 1
+                if depth <= before:
+                    return match.end()
+        return None
+
+
+_NEVER_CLOSED = "malformed JSON: an array or object that is never closed"
+
+
+def _too_deep_at(text: str, start: int, end: int) -> int | None:
+    """Where the value at ``start`` passes :data:`MAX_DEPTH` levels, before ``end``."""
+    depth = 0
+    for match in _NESTING_TOKEN.finditer(text, start, end):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.start()
+        elif token == "]" or token == "}":
+            depth -= 1
+    return None
+
+
+def _depth_change(text: str, start: int, end: int) -> int:
+    change = 0
+    for match in _NESTING_TOKEN.finditer(text, start, end):
+        token = match.group()
+        change += 1 if token in ("[", "{") else -1 if token in ("]", "}") else 0
+    return change
+
+
+def _parse_deep(nesting: _Nesting, start: int, line: int) -> tuple[Record, int, int]:
     """The record of the value at ``start`` (on ``line``), too deep for Python's decoder.
 
     Python's decoder recurses once per level and gives up near 1,000 levels
@@ -236,8 +322,25 @@ def _parse_deep(text: str, start: int, line: int) -> tuple[Record, int, int]:
     stands in its object. Returns the record and the position and line to
     resume at.
     """
-    end = _value_end(text, start)
-    piece = text[start:] if end is None else text[start:end]
+    text = nesting.text
+    end = nesting.value_end(start)
+    if end is None:
+        # Never closed, so bad whatever it holds: nested too deeply where it
+        # passes MAX_DEPTH (looked for in its first 64 KiB), else malformed. The
+        # line there is the bad record, as for malformed JSON; parsing resumes
+        # at the next line.
+        deep_at = _too_deep_at(text, start, min(len(text), start + _UNCLOSED_SAMPLE))
+        reason = NESTED_TOO_DEEPLY if deep_at is not None else _NEVER_CLOSED
+        at = start if deep_at is None else deep_at
+        err_line = line + text.count("\n", start, at)
+        line_start = text.rfind("\n", 0, at) + 1
+        line_end = text.find("\n", at)
+        if line_end < 0:
+            return Record(err_line, None, raw_text(text[line_start:]), reason), len(text), err_line
+        record = Record(err_line, None, raw_text(text[line_start:line_end]), reason)
+        return record, line_end + 1, err_line + 1
+    piece = text[start:end]
+    last = line + text.count("\n", start, end)
     try:
         value = orjson.loads(piece)
     except orjson.JSONDecodeError as exc:
@@ -246,38 +349,10 @@ def _parse_deep(text: str, start: int, line: int) -> tuple[Record, int, int]:
             if exc.msg.startswith("depth limit")
             else f"malformed JSON: {exc.msg} (column {exc.colno})"
         )
-        if end is not None:  # a whole value: resume after it
-            last = line + text.count("\n", start, end)
-            return Record(last, None, raw_text(piece), reason), end, last
-        # Never closed: the line where parsing stopped is the bad record, as for
-        # malformed JSON; resume at the next line.
-        at = min(start + exc.pos, len(text))
-        err_line = line + text.count("\n", start, at)
-        line_start = text.rfind("\n", 0, at) + 1
-        line_end = text.find("\n", at)
-        if line_end < 0:
-            return Record(err_line, None, raw_text(text[line_start:]), reason), len(text), err_line
-        record = Record(err_line, None, raw_text(text[line_start:line_end]), reason)
-        return record, line_end + 1, err_line + 1
-    assert end is not None  # orjson parsed it, so its brackets closed
-    last = line + text.count("\n", start, end)
+        return Record(last, None, raw_text(piece), reason), end, last
     if value.__class__ is dict:
         return Record(last, value, piece), end, last
     return Record(last, value, raw_text(piece), NOT_AN_OBJECT), end, last
-
-
-def _value_end(text: str, start: int) -> int | None:
-    """Where the array or object at ``start`` ends (by its brackets), without recursion."""
-    depth = 0
-    for match in _NESTING_TOKEN.finditer(text, start):
-        token = match.group()
-        if token == "[" or token == "{":
-            depth += 1
-        elif token == "]" or token == "}":
-            depth -= 1
-            if depth == 0:
-                return match.end()
-    return None
 
 
 def _skip_space(text: str, pos: int) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
+import time
 from typing import Any
 
 import orjson
@@ -917,3 +919,40 @@ def test_storable_text_fits_1024_bytes_after_the_replacement() -> None:
     stored = storable_text(text)
     assert stored == "\ufffd" * (RAW_LINE_BYTES // 3)
     assert len(stored.encode()) <= RAW_LINE_BYTES
+
+
+def test_many_deep_values_that_never_close_are_split_in_linear_time() -> None:
+    # Each unclosed value used to be scanned to the end of the object: 1,000 such
+    # lines took 94 s. They are one bad record each, and the good line after them loads.
+    count = 2000
+    data = b"{oops\n" + b"\n".join([b'{"x":' + b"[" * 1100] * count) + b'\n{"a": 1}'
+    started = time.perf_counter()
+    records = list(split_records(data))
+    assert time.perf_counter() - started < 30
+    assert [r.line for r in records] == list(range(1, count + 3))
+    assert {r.error for r in records[1:-1]} == {"JSON nested too deeply"}
+    assert (records[-1].value, records[-1].error) == ({"a": 1}, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet='[]{}"\\\n a', max_size=60), data=st.data())
+def test_the_end_of_a_deep_value_is_where_its_brackets_close(
+    text: str, data: st.DataObject
+) -> None:
+    from sparkify.records import _NESTING_TOKEN, _Nesting
+
+    starts = [m.start() for m in re.finditer(r"[\[{]", text)]
+    if not starts:
+        return
+    start = data.draw(st.sampled_from(starts))
+    # The reference: scan the tokens from start (strings skipped, as the index does).
+    depth, expected = 0, None
+    for match in _NESTING_TOKEN.finditer(text, start):
+        token = match.group()
+        depth += 1 if token in "[{" and len(token) == 1 else 0
+        if token in ("]", "}"):
+            depth -= 1
+            if depth == 0:
+                expected = match.end()
+                break
+    assert _Nesting(text).value_end(start) == expected
