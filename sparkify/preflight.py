@@ -10,16 +10,17 @@ local sources alike.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from sparkify.errors import SourceError
-from sparkify.jsonpaths import parse_path
-from sparkify.models import EVENT_KEYS, SONG_KEYS
+from sparkify.jsonpaths import parse_jsonpaths
+from sparkify.models import EVENT_KEYS, SONG_KEYS, staging_events
+from sparkify.records import NESTED_TOO_DEEPLY, NOT_AN_OBJECT, split_records
 from sparkify.sources import (
     SourceObject,
     bucket_region,
@@ -42,9 +43,6 @@ __all__ = [
     "PreflightReport",
     "check_sources",
 ]
-
-
-_WHITESPACE = re.compile(r"\s*")
 
 
 @dataclass(frozen=True)
@@ -135,13 +133,9 @@ def check_sources(settings: Settings, *, client: S3Client | None = None) -> Pref
         checks.append(Check("log_jsonpath", False, str(exc)))
     else:
         _note_bucket(settings.log_jsonpath, reached)
-        problems, found = _check_jsonpaths(data)
+        problem, found = _check_jsonpaths(data)
         checks.append(
-            Check(
-                "log_jsonpath",
-                not problems,
-                f"{settings.log_jsonpath}: {'; '.join(problems) or found}",
-            )
+            Check("log_jsonpath", problem is None, f"{settings.log_jsonpath}: {problem or found}")
         )
 
     if listings:
@@ -156,25 +150,25 @@ def check_sources(settings: Settings, *, client: S3Client | None = None) -> Pref
 
 
 def _check_song(data: bytes) -> tuple[str | None, str]:
-    """Check a song file: one or more JSON objects (concatenated or one per line)."""
+    """Check a song file: one or more JSON objects (concatenated or one per line).
+
+    The file is split into records as the loaders split it
+    (:func:`~sparkify.records.split_records`), so a record they would find
+    malformed, or nested too deeply, is reported here too.
+    """
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return f"not UTF-8 (byte {exc.start})", ""
-    decoder = json.JSONDecoder()
     records: list[Any] = []
-    pos = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
-    while pos < len(text):
-        try:
-            record, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            return f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", ""
-        records.append(record)
-        pos = _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
+    for record in split_records(data):
+        if record.error is not None and record.error != NOT_AN_OBJECT:
+            return f"the record at line {record.line}: {record.error}", ""
+        records.append(record.value)
     if not records:
         return "the file is empty", ""
-    for number, record in enumerate(records, start=1):
-        problem = _keys_problem(record, SONG_KEYS, f"song record {number}")
+    for number, value in enumerate(records, start=1):
+        problem = _keys_problem(value, SONG_KEYS, f"song record {number}")
         if problem:
             return problem, ""
     extra = _extra(records[0], SONG_KEYS)
@@ -184,15 +178,23 @@ def _check_song(data: bytes) -> tuple[str | None, str]:
 
 
 def _check_event(data: bytes) -> tuple[str | None, str]:
-    """Check a log file's first line: a JSON object with every event key."""
+    """Check a log file's first line: a JSON object with every event key.
+
+    It is parsed as the loaders parse a line (orjson): JSON nested deeper than
+    they take is reported, never a ``RecursionError``.
+    """
     first = data.split(b"\n", 1)[0].rstrip(b"\r")
     if not first.strip():
         return "the first line is empty (a log file holds one JSON event per line)", ""
     try:
-        record = json.loads(first.decode("utf-8"))
+        first.decode("utf-8")
     except UnicodeDecodeError as exc:
         return f"the first line is not UTF-8 (byte {exc.start})", ""
-    except json.JSONDecodeError as exc:
+    try:
+        record = orjson.loads(first)
+    except orjson.JSONDecodeError as exc:
+        if exc.msg.startswith("depth limit"):
+            return f"the first line is {NESTED_TOO_DEEPLY}", ""
         return (
             f"the first line is not one JSON object (column {exc.colno}: {exc.msg}); "
             "a log file holds one JSON event per line"
@@ -223,40 +225,14 @@ def _extra(record: dict[str, Any], keys: tuple[str, ...]) -> str:
 # --------------------------------------------------------------------------- JSONPaths
 
 
-def _check_jsonpaths(data: bytes) -> tuple[list[str], str]:
-    """Problems of a JSONPaths file (none: it maps the event keys to staging_events)."""
-    from sparkify.models import EVENT_KEYS, staging_events
-
-    columns = [column.name for column in staging_events.columns]
+def _check_jsonpaths(data: bytes) -> tuple[str | None, str]:
+    """The problem of a JSONPaths file as the loaders would refuse it (none: it maps
+    the event keys to the staging_events columns in order)."""
     try:
-        document = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return [f"not UTF-8 (byte {exc.start})"], ""
-    except json.JSONDecodeError as exc:
-        return [f"not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"], ""
-    paths = document.get("jsonpaths") if isinstance(document, dict) else None
-    if not isinstance(paths, list):
-        return ['not a JSONPaths file: expected {"jsonpaths": [...]}'], ""
-
-    problems: list[str] = []
-    if len(paths) != len(columns):
-        problems.append(f"{len(paths)} path(s), but staging_events has {len(columns)} columns")
-    expected = EVENT_KEYS if len(EVENT_KEYS) == len(columns) else ()
-    for number, path in enumerate(paths, start=1):
-        if not isinstance(path, str):
-            problems.append(f"path {number} is not a string ({json.dumps(path)})")
-            continue
-        try:
-            steps = list(parse_path(path).steps)
-        except ValueError as exc:
-            problems.append(f"path {number}: {exc} (write $['artist'] or $.artist)")
-            continue
-        if len(paths) == len(columns) and expected and steps != [expected[number - 1]]:
-            problems.append(
-                f"path {number} is {path!r}, but column {columns[number - 1]} "
-                f"takes the key {expected[number - 1]!r}"
-            )
-    return problems, f"{len(paths)} paths, matching the staging_events columns in order"
+        paths = parse_jsonpaths(data, "log_jsonpath", table=staging_events, keys=EVENT_KEYS)
+    except SourceError as exc:
+        return exc.reason, ""
+    return None, f"{len(paths)} paths, matching the staging_events columns in order"
 
 
 # --------------------------------------------------------------------------- the rest

@@ -15,6 +15,12 @@ what Redshift's ``COPY ... FORMAT JSON`` would:
   column (a missing ``ts``) is an error.
 * An error's line is the last line of the record, as in Redshift's
   ``sys_load_error_detail.line_number``.
+
+Two rules go beyond COPY's, because the star schema needs them (see
+:func:`event_builder` and :func:`song_builder`): an event's ``ts`` must lie in
+the range of epoch milliseconds the warehouse holds, and a song record needs a
+``song_id`` and an ``artist_id``. JSON nested deeper than the parser takes
+(:data:`MAX_DEPTH` levels) is a bad record too, never a ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 import orjson
@@ -30,8 +39,15 @@ import sqlalchemy as sa
 
 from sparkify.errors import BadRecordError
 from sparkify.jsonpaths import JsonPath, parse_path
+from sparkify.models import TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
 
 RAW_LINE_BYTES = 1024
+#: The deepest nesting of arrays and objects a record may have: orjson's limit
+#: (1,024 levels). Deeper JSON is a bad record ("JSON nested too deeply").
+MAX_DEPTH = 1024
+NESTED_TOO_DEEPLY = "JSON nested too deeply"
+#: The error of a record that is JSON but not an object (its value is kept).
+NOT_AN_OBJECT = "not a JSON object"
 
 _INT_RANGES = {
     sa.SmallInteger: (-(2**15), 2**15 - 1),
@@ -55,6 +71,20 @@ def raw_text(text: str) -> str:
     if len(data) <= RAW_LINE_BYTES:
         return text
     return data[:RAW_LINE_BYTES].decode("utf-8", "ignore")
+
+
+def storable_text(text: str, max_bytes: int = RAW_LINE_BYTES) -> str:
+    """``text`` as every backend's text column can hold it, for ``load_errors``.
+
+    A NUL character becomes U+FFFD (the replacement character, as invalid UTF-8
+    already reads): PostgreSQL's text types cannot hold NUL at all, and a bad
+    line may hold a raw NUL byte. An unpaired surrogate becomes ``?``. The
+    result is cut to ``max_bytes`` bytes of UTF-8 on a character boundary (the
+    1024-byte VARCHARs of ``load_errors`` count bytes on Redshift), after the
+    replacement, which may lengthen it.
+    """
+    data = text.replace("\x00", "\ufffd").encode("utf-8", "replace")
+    return data[:max_bytes].decode("utf-8", "ignore")
 
 
 # -- splitting an object into records -------------------------------------------------
@@ -123,7 +153,7 @@ def split_records(data: bytes | Iterable[bytes]) -> Iterator[Record]:
                 yield Record(number, value, line)
             else:
                 yield Record(
-                    number, value, raw_text(line.decode("utf-8", "replace")), "not a JSON object"
+                    number, value, raw_text(line.decode("utf-8", "replace")), NOT_AN_OBJECT
                 )
 
 
@@ -158,6 +188,7 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 def _parse_text(text: str, first_line: int = 1) -> Iterator[Record]:
     pos, line, size = 0, first_line, len(text)
+    nesting: _Nesting | None = None
     while True:
         start = _skip_space(text, pos)
         line += text.count("\n", pos, start)
@@ -165,6 +196,11 @@ def _parse_text(text: str, first_line: int = 1) -> Iterator[Record]:
             return
         try:
             value, end = _DECODER.raw_decode(text, start)
+        except RecursionError:
+            nesting = nesting or _Nesting(text)  # built once, only for deep values
+            record, pos, line = _parse_deep(nesting, start, line)
+            yield record
+            continue
         except ValueError as exc:  # JSONDecodeError, NaN/Infinity, too many digits
             at = exc.pos if isinstance(exc, json.JSONDecodeError) else start
             err_line = line + text.count("\n", start, at)
@@ -186,8 +222,137 @@ def _parse_text(text: str, first_line: int = 1) -> Iterator[Record]:
         if value.__class__ is dict:
             yield Record(line, value, text[start:end])
         else:
-            yield Record(line, value, raw_text(text[start:end]), "not a JSON object")
+            yield Record(line, value, raw_text(text[start:end]), NOT_AN_OBJECT)
         pos = end
+
+
+#: What moves the nesting depth of JSON text: a string (skipped whole; JSON strings
+#: hold no raw newline), a bracket or brace, and the newlines that end lines.
+_NESTING_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
+#: How much of a value that never closes orjson is given to say why it is bad.
+_UNCLOSED_SAMPLE = 1 << 16
+
+
+class _Nesting:
+    """The bracket depth of a text line by line, so that a value's end is found in
+    time linear in the text, however many values are too deep for Python's decoder.
+
+    Scanning from a value's start to its closing bracket costs the value's
+    length, and values do not overlap; but a value that never closes would be
+    scanned to the end of the text, once per such value (a file of unclosed
+    deep lines: quadratic). Here one pass records the depth at each line's
+    start and the lowest depth from each line to the end of the text, which
+    says at once whether a value ever closes.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        starts, depths, lows = array("q", [0]), array("q", [0]), array("q")
+        depth = low = 0
+        for match in _NESTING_TOKEN.finditer(text):
+            token = match.group()
+            if token == "\n":
+                lows.append(low)
+                starts.append(match.end())
+                depths.append(depth)
+                low = depth
+            elif token == "[" or token == "{":
+                depth += 1
+            elif token == "]" or token == "}":
+                depth -= 1
+                low = min(low, depth)
+        lows.append(low)
+        for index in range(len(lows) - 2, -1, -1):  # the lowest from each line on
+            lows[index] = min(lows[index], lows[index + 1])
+        self.starts, self.depths, self.lowest = starts, depths, lows
+
+    def value_end(self, start: int) -> int | None:
+        """Where the array or object at ``start`` ends (by its brackets), or ``None``."""
+        index = bisect_right(self.starts, start) - 1
+        # The value ends where the depth first comes back to the depth before it.
+        before = self.depths[index] + _depth_change(self.text, self.starts[index], start)
+        closes = index + 1 < len(self.lowest) and self.lowest[index + 1] <= before
+        line_end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.text)
+        depth = before
+        for match in _NESTING_TOKEN.finditer(
+            self.text, start, len(self.text) if closes else line_end
+        ):
+            token = match.group()
+            if token == "[" or token == "{":
+                depth += 1
+            elif token == "]" or token == "}":
+                depth -= 1
+                if depth <= before:
+                    return match.end()
+        return None
+
+
+_NEVER_CLOSED = "malformed JSON: an array or object that is never closed"
+
+
+def _too_deep_at(text: str, start: int, end: int) -> int | None:
+    """Where the value at ``start`` passes :data:`MAX_DEPTH` levels, before ``end``."""
+    depth = 0
+    for match in _NESTING_TOKEN.finditer(text, start, end):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.start()
+        elif token == "]" or token == "}":
+            depth -= 1
+    return None
+
+
+def _depth_change(text: str, start: int, end: int) -> int:
+    change = 0
+    for match in _NESTING_TOKEN.finditer(text, start, end):
+        token = match.group()
+        change += 1 if token in ("[", "{") else -1 if token in ("]", "}") else 0
+    return change
+
+
+def _parse_deep(nesting: _Nesting, start: int, line: int) -> tuple[Record, int, int]:
+    """The record of the value at ``start`` (on ``line``), too deep for Python's decoder.
+
+    Python's decoder recurses once per level and gives up near 1,000 levels
+    (``RecursionError``); orjson, which parses every line until the first
+    malformed one, takes :data:`MAX_DEPTH`. So the value is found by its
+    brackets and parsed by orjson: the same record loads, or is bad, wherever it
+    stands in its object. Returns the record and the position and line to
+    resume at.
+    """
+    text = nesting.text
+    end = nesting.value_end(start)
+    if end is None:
+        # Never closed, so bad whatever it holds: nested too deeply where it
+        # passes MAX_DEPTH (looked for in its first 64 KiB), else malformed. The
+        # line there is the bad record, as for malformed JSON; parsing resumes
+        # at the next line.
+        deep_at = _too_deep_at(text, start, min(len(text), start + _UNCLOSED_SAMPLE))
+        reason = NESTED_TOO_DEEPLY if deep_at is not None else _NEVER_CLOSED
+        at = start if deep_at is None else deep_at
+        err_line = line + text.count("\n", start, at)
+        line_start = text.rfind("\n", 0, at) + 1
+        line_end = text.find("\n", at)
+        if line_end < 0:
+            return Record(err_line, None, raw_text(text[line_start:]), reason), len(text), err_line
+        record = Record(err_line, None, raw_text(text[line_start:line_end]), reason)
+        return record, line_end + 1, err_line + 1
+    piece = text[start:end]
+    last = line + text.count("\n", start, end)
+    try:
+        value = orjson.loads(piece)
+    except orjson.JSONDecodeError as exc:
+        reason = (
+            NESTED_TOO_DEEPLY
+            if exc.msg.startswith("depth limit")
+            else f"malformed JSON: {exc.msg} (column {exc.colno})"
+        )
+        return Record(last, None, raw_text(piece), reason), end, last
+    if value.__class__ is dict:
+        return Record(last, value, piece), end, last
+    return Record(last, value, raw_text(piece), NOT_AN_OBJECT), end, last
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -205,7 +370,23 @@ _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 _NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-def _int_converter(column: str, key: str, lo: int, hi: int) -> Converter:
+class Bound(NamedTuple):
+    """A narrower range for an integer column than its type holds, and what to say outside it."""
+
+    lo: int
+    hi: int
+    outside: str  # completes "<key>: <value> ..."
+
+
+#: The range of ``ts`` the star schema holds on every backend (models.TS_MIN_MS).
+TS_BOUND = Bound(
+    TS_MIN_MS,
+    TS_MAX_MS,
+    "is outside the range of epoch milliseconds the warehouse holds (years 1-9999)",
+)
+
+
+def _int_converter(column: str, key: str, lo: int, hi: int, outside: str) -> Converter:
     def convert(value: Any) -> Any:
         cls = value.__class__
         if cls is int:
@@ -224,7 +405,7 @@ def _int_converter(column: str, key: str, lo: int, hi: int) -> Converter:
         else:
             raise BadValue(column, f"{key}: {_describe(value)} where an integer was expected")
         if not lo <= result <= hi:
-            raise BadValue(column, f"{key}: {result} is out of range for its column")
+            raise BadValue(column, f"{key}: {result} {outside}")
         return result
 
     return convert
@@ -298,12 +479,21 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def converter_for(column: sa.Column[Any], key: str) -> Converter:
-    """The COPY-like converter of a source value for ``column`` (named ``key`` in the source)."""
+def _int_range(column: sa.Column[Any], bound: Bound | None) -> Bound:
+    if bound is not None:
+        return bound
+    lo, hi = next(r for t, r in _INT_RANGES.items() if isinstance(column.type, t))
+    return Bound(lo, hi, "is out of range for its column")
+
+
+def converter_for(column: sa.Column[Any], key: str, bound: Bound | None = None) -> Converter:
+    """The COPY-like converter of a source value for ``column`` (named ``key`` in the source).
+
+    ``bound``: for an integer column, a narrower range than its type's.
+    """
     type_ = column.type
-    for int_type, (lo, hi) in _INT_RANGES.items():
-        if isinstance(type_, int_type):
-            return _int_converter(column.name, key, lo, hi)
+    if isinstance(type_, sa.Integer):
+        return _int_converter(column.name, key, *_int_range(column, bound))
     if isinstance(type_, sa.Float | sa.Double | sa.Numeric):
         return _float_converter(column.name, key)
     if isinstance(type_, sa.String):
@@ -318,40 +508,65 @@ class RowBuilder:
         table: the staging table.
         paths: one JSONPath per column (COPY ... JSON 'jsonpaths file'), or ``None``
             to map keys to columns by name (COPY ... JSON 'auto').
+        bounds: integer columns (by name) that hold a narrower range than their type.
+        required: text columns (by name) that must hold a non-empty value, as
+            NOT NULL columns must hold a value.
     """
 
-    def __init__(self, table: sa.Table, paths: Sequence[JsonPath] | None = None) -> None:
+    def __init__(
+        self,
+        table: sa.Table,
+        paths: Sequence[JsonPath] | None = None,
+        *,
+        bounds: Mapping[str, Bound] | None = None,
+        required: Collection[str] = (),
+    ) -> None:
         columns = list(table.columns)
         if paths is None:
             paths = [parse_path(f"$['{column.name}']") for column in columns]
         if len(paths) != len(columns):
             raise ValueError(f"{len(paths)} paths for {len(columns)} columns of {table.name}")
+        bounds = dict(bounds or {})
+        for name in [*bounds, *required]:  # a model bug, not input
+            if name not in table.columns:
+                raise ValueError(f"{table.name} has no column {name}")
         self.table = table
         self.columns = columns
         self.keys = [path.name for path in paths]
         self._getters = [path.getter() for path in paths]
-        self._converters = [converter_for(c, k) for c, k in zip(columns, self.keys, strict=True)]
+        self._converters = [
+            converter_for(c, k, bounds.get(c.name)) for c, k in zip(columns, self.keys, strict=True)
+        ]
         self._required = [
-            (i, column.name, key)
+            (i, column.name, key, column.name in required)
             for i, (column, key) in enumerate(zip(columns, self.keys, strict=True))
-            if not column.nullable
+            if not column.nullable or column.name in required
         ]
         self._pairs = list(zip(self._getters, self._converters, strict=True))
-        self.build = _compile_builder(columns, list(paths), self._getters, self._converters)
+        compile_ = partial(
+            _compile_builder,
+            columns,
+            list(paths),
+            self._getters,
+            self._converters,
+            bounds=bounds,
+            required=frozenset(required),
+        )
+        self.build = compile_()
         #: the shortest VARCHAR of the table, in bytes (0 when it has no text column)
         self.shortest_text = min(
             (c.type.length or 65535 for c in columns if isinstance(c.type, sa.String)), default=0
         )
-        self.build_short = _compile_builder(
-            columns, list(paths), self._getters, self._converters, short_line=True
-        )
+        self.build_short = compile_(short_line=True)
 
     def build_slowly(self, record: Any) -> tuple[Any, ...]:
         """Convert one record with the general converters only (the reference behaviour)."""
         row = tuple([convert(get(record)) for get, convert in self._pairs])
-        for index, column, key in self._required:
+        for index, column, key, non_empty in self._required:
             if row[index] is None:
                 raise BadValue(column, f"{key} is missing")
+            if non_empty and row[index] == "":
+                raise BadValue(column, f"{key} is empty")
         return row
 
     def rows(
@@ -383,6 +598,8 @@ def _compile_builder(
     getters: Sequence[Callable[[Any], Any]],
     converters: Sequence[Converter],
     *,
+    bounds: Mapping[str, Bound],
+    required: frozenset[str],
     short_line: bool = False,
 ) -> Callable[[Any], tuple[Any, ...]]:
     """A row function specialised for one table: the common case inline, the rest delegated.
@@ -399,11 +616,14 @@ def _compile_builder(
     escape never decodes to more bytes than it takes), so it fits every column;
     a NUL can only come from that escape; and orjson refuses unpaired
     surrogates. Only the type of a text value is then checked.
+
+    ``bounds`` and ``required`` are :class:`RowBuilder`'s: a bound replaces the
+    type's range in the fast path's comparison, so it costs nothing more.
     """
     namespace: dict[str, Any] = {"BadValue": BadValue}
     lines = ["def build(record):"]
     simple = all(len(p.steps) == 1 and isinstance(p.steps[0], str) for p in paths)
-    required: list[int] = []
+    checked: list[int] = []
     if simple:
         lines += [
             "    if record.__class__ is not dict:",
@@ -429,20 +649,55 @@ def _compile_builder(
                 )
             )
         elif isinstance(type_, sa.Integer):
-            lo, hi = next(r for t, r in _INT_RANGES.items() if isinstance(type_, t))
+            lo, hi, _ = _int_range(column, bounds.get(column.name))
             namespace[f"lo{i}"], namespace[f"hi{i}"] = lo, hi
             fast = f"v{i}.__class__ is int and lo{i} <= v{i} <= hi{i}"
         else:
             fast = f"v{i}.__class__ is float and v{i} - v{i} == 0.0"  # finite
         lines.append(f"    if v{i} is not None and not ({fast}):")
         lines.append(f"        v{i} = c{i}(v{i})")
-        if not column.nullable:
+        if not column.nullable or column.name in required:
             namespace[f"col{i}"], namespace[f"miss{i}"] = column.name, f"{path.name} is missing"
-            required.append(i)
-    for i in required:  # after every conversion, as build_slowly checks them
+            namespace[f"empty{i}"] = f"{path.name} is empty"
+            checked.append(i)
+    for i in checked:  # after every conversion, as build_slowly checks them
         lines.append(f"    if v{i} is None:")
         lines.append(f"        raise BadValue(col{i}, miss{i})")
+        if columns[i].name in required:
+            lines.append(f"    if v{i} == '':")
+            lines.append(f"        raise BadValue(col{i}, empty{i})")
     lines.append("    return (" + ", ".join(f"v{i}" for i in range(len(columns))) + ",)")
     exec("\n".join(lines), namespace)
     build: Callable[[Any], tuple[Any, ...]] = namespace["build"]
     return build
+
+
+# -- the contract's rules beyond COPY's ---------------------------------------------------
+
+
+def event_builder(paths: Sequence[JsonPath]) -> RowBuilder:
+    """The ``staging_events`` rows of log records, through the JSONPaths file's ``paths``.
+
+    COPY loads any 64-bit ``ts``; the star schema holds a ts only from
+    :data:`~sparkify.models.TS_MIN_MS` to :data:`~sparkify.models.TS_MAX_MS`
+    (years 1-9999 UTC), and one outside would fail the transforms of the whole
+    load, naming no line. So such an event is a bad record here, at its line.
+    The check is the fast path's range comparison with other limits: free.
+    """
+    return RowBuilder(staging_events, paths, bounds={"ts": TS_BOUND})
+
+
+#: The song keys a song record must hold, non-empty: ``song_id`` identifies its
+#: ``songs`` row and ``artist_id`` its ``artists`` row (contract, rules 5 and 6).
+#: Without them the record would be staged, then dropped by the transforms
+#: without a word.
+REQUIRED_SONG_KEYS = ("song_id", "artist_id")
+
+
+def song_builder() -> RowBuilder:
+    """The ``staging_songs`` rows of song records (keys mapped by name, JSON 'auto').
+
+    A record without a :data:`REQUIRED_SONG_KEYS` value (absent, null or
+    empty) is a bad record.
+    """
+    return RowBuilder(staging_songs, required=REQUIRED_SONG_KEYS)

@@ -16,8 +16,8 @@ from sparkify.config import Settings
 from sparkify.errors import BadRecordError, TooManyBadRecordsError
 from sparkify.execute import Execute, execute
 from sparkify.jsonpaths import JsonPath, parse_jsonpaths
-from sparkify.models import load_errors, staging_events, staging_songs
-from sparkify.records import RowBuilder
+from sparkify.models import EVENT_KEYS, load_errors, staging_events, staging_songs
+from sparkify.records import event_builder, song_builder, storable_text
 from sparkify.sources import Listing, iter_sources, read_one, stream_sources
 from sparkify.staging.sql_names import qualified_name
 
@@ -101,10 +101,13 @@ def plan_sources(settings: Settings, client: S3Client | None = None) -> Plan:
     """List every source object and read the JSONPaths file.
 
     Raises:
-        SourceError: a prefix is missing or empty, or the JSONPaths file is unusable.
+        SourceError: a prefix is missing or empty, or the JSONPaths file is unusable:
+            it must map the contract's log keys to the staging_events columns in
+            order (:func:`~sparkify.jsonpaths.parse_jsonpaths`), before anything
+            is staged.
     """
     raw = read_one(settings.log_jsonpath, client=client)
-    paths = parse_jsonpaths(raw, settings.log_jsonpath, expected=len(staging_events.columns))
+    paths = parse_jsonpaths(raw, settings.log_jsonpath, table=staging_events, keys=EVENT_KEYS)
     return Plan(
         events=TableSources(
             staging_events,
@@ -164,7 +167,13 @@ class ErrorBudget:
         return max(0, self.max_errors - len(self.errors))
 
     def record(self, conn: sa.Connection, run_id: str, run: Execute = execute) -> None:
-        """Insert the skipped records into ``load_errors`` (in the load's transaction)."""
+        """Insert the skipped records into ``load_errors`` (in the load's transaction).
+
+        Every text is stored as :func:`~sparkify.records.storable_text` makes it,
+        the same on every backend: a NUL character as U+FFFD (PostgreSQL's text
+        cannot hold NUL), cut to the column's 1024 bytes. Multi-row INSERTs of
+        1,000 rows: one statement each, as Redshift takes them (text, no parameters).
+        """
         if not self.errors:
             return
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -180,11 +189,11 @@ class ErrorBudget:
                 "run_id": run_id,
                 "recorded_at": now,
                 "table_name": table,
-                "source": e.source,
+                "source": storable_text(e.source),
                 "line": e.line,
                 "column_name": e.column,
-                "reason": e.reason[:1000],
-                "raw_line": e.raw,
+                "reason": storable_text(e.reason),
+                "raw_line": storable_text(e.raw),
             }
             for table, e in errors
         ]
@@ -420,8 +429,8 @@ class EmulatedStager(LockingStager):
         """Empty both staging tables and stream every planned object into them."""
         results = []
         builders = {
-            "staging_songs": RowBuilder(staging_songs),
-            "staging_events": RowBuilder(staging_events, plan.jsonpaths),
+            "staging_songs": song_builder(),
+            "staging_events": event_builder(plan.jsonpaths),
         }
         for sources in plan.tables:
             table = sources.table

@@ -11,6 +11,8 @@ a file holding a bad record between two good ones.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 import uuid
@@ -27,7 +29,7 @@ from sparkify import load, models, schema
 from sparkify.cli import main
 from sparkify.config import Settings, load_settings
 from sparkify.db import engine_for_url
-from sparkify.errors import BadRecordError, TooManyBadRecordsError
+from sparkify.errors import BadRecordError, SourceError, TooManyBadRecordsError
 from sparkify.records import raw_text
 from tests.sourcedata import (
     event,
@@ -125,8 +127,8 @@ class BadKind:
 
     @property
     def raw(self) -> str:
-        """The raw_line recorded: the line's text, cut to Redshift's 1024 bytes."""
-        return raw_text(self.line.decode("utf-8", "replace"))
+        """The raw_line recorded: the line's text, cut to Redshift's 1024 bytes, NUL as U+FFFD."""
+        return raw_text(self.line.decode("utf-8", "replace")).replace("\x00", "\ufffd")
 
     def matches(self, reason: str) -> bool:
         if self.reason.endswith("..."):
@@ -186,6 +188,108 @@ KINDS = [
         "year",
     ),
 ]
+
+TS_OUTSIDE = "is outside the range of epoch milliseconds the warehouse holds (years 1-9999)"
+
+
+def nested_too_deeply(record: dict[str, Any], depth: int) -> bytes:
+    """``record`` as one line, with a key no JSONPath reads holding arrays ``depth`` deep."""
+    line = json.dumps({**record, "deep": "X"}, separators=(",", ":")).encode()
+    return line.replace(b'"X"', b"[" * depth + b"]" * depth)
+
+
+# The bad values of issue 13: each used to pass staging and fail the whole load
+# later (ts), crash it (deep JSON: RecursionError), fail the load_errors insert
+# on PostgreSQL (NUL), or be staged and dropped without a word (song ids).
+ISSUE13_KINDS = [
+    BadKind(
+        "ts in microseconds",
+        "staging_events",
+        event_line({**BAD_EVENT, "ts": 1541120959664000}).encode(),
+        f"ts: 1541120959664000 {TS_OUTSIDE}",
+        "ts",
+    ),
+    BadKind(
+        "ts one past the last millisecond of 9999",
+        "staging_events",
+        event_line({**BAD_EVENT, "ts": models.TS_MAX_MS + 1}).encode(),
+        f"ts: {models.TS_MAX_MS + 1} {TS_OUTSIDE}",
+        "ts",
+    ),
+    BadKind(
+        "ts one before the first millisecond of year 1",
+        "staging_events",
+        event_line({**BAD_EVENT, "ts": models.TS_MIN_MS - 1}).encode(),
+        f"ts: {models.TS_MIN_MS - 1} {TS_OUTSIDE}",
+        "ts",
+    ),
+    BadKind(
+        "ts as the float -1e16",
+        "staging_events",
+        event_line({**BAD_EVENT, "ts": -1e16}).encode(),
+        f"ts: {-(10**16)} {TS_OUTSIDE}",
+        "ts",
+    ),
+    BadKind(
+        "event nested 1,100 levels deep",
+        "staging_events",
+        nested_too_deeply(BAD_EVENT, 1100),
+        "JSON nested too deeply",
+        None,
+    ),
+    BadKind(
+        "event nested 100,000 levels deep",
+        "staging_events",
+        nested_too_deeply(BAD_EVENT, 100_000),
+        "JSON nested too deeply",
+        None,
+    ),
+    BadKind(
+        "song nested 1,100 levels deep",
+        "staging_songs",
+        nested_too_deeply(song("SODEEP", "Deep", "ARDEEP", "Deep", 1.0), 1100),
+        "JSON nested too deeply",
+        None,
+    ),
+    BadKind(
+        "song nested 100,000 levels deep",
+        "staging_songs",
+        nested_too_deeply(song("SODEEP", "Deep", "ARDEEP", "Deep", 1.0), 100_000),
+        "JSON nested too deeply",
+        None,
+    ),
+    BadKind(
+        "NUL byte in a malformed line",
+        "staging_events",
+        event_line({**BAD_EVENT, "firstName": "NUL"}).replace("NUL", "a\x00b").encode(),
+        "malformed JSON: Invalid control character at...",
+        None,
+    ),
+    BadKind(
+        "song without song_id",
+        "staging_songs",
+        song_text(
+            {k: v for k, v in song("SOX", "No id", "ARX", "X", 1.0).items() if k != "song_id"}
+        ).encode(),
+        "song_id is missing",
+        "song_id",
+    ),
+    BadKind(
+        "song with an empty song_id",
+        "staging_songs",
+        song_text(song("", "Empty id", "ARX", "X", 1.0)).encode(),
+        "song_id is empty",
+        "song_id",
+    ),
+    BadKind(
+        "song with a null artist_id",
+        "staging_songs",
+        song_text({**song("SOX", "No artist", "ARX", "X", 1.0), "artist_id": None}).encode(),
+        "artist_id is missing",
+        "artist_id",
+    ),
+]
+ALL_KINDS = KINDS + ISSUE13_KINDS
 
 NEW_SONGS = [
     song("SONEW1", "New One", "ARNEW1", "New Artist", 100.5, year=2020),
@@ -344,7 +448,7 @@ def song_ids(warehouse: Warehouse) -> set[str]:
 # -- default mode: stop at the first bad record ---------------------------------------------
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=[k.name for k in ALL_KINDS])
 def test_a_bad_record_stops_the_load_naming_source_line_and_reason_and_commits_nothing(
     warehouse: Warehouse, dataset: Dataset, loaded: dict[str, Any], kind: BadKind
 ) -> None:
@@ -383,7 +487,7 @@ def test_the_first_bad_record_of_the_run_is_the_one_reported(
 # -- --max-errors: skip, record, commit -------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=[k.name for k in ALL_KINDS])
 def test_with_max_errors_a_bad_record_is_skipped_and_recorded_and_the_rest_commits(
     warehouse: Warehouse, dataset: Dataset, loaded: dict[str, Any], kind: BadKind
 ) -> None:
@@ -614,3 +718,92 @@ def test_a_bad_record_in_an_s3_object_names_its_s3_uri_and_commits_nothing(
         assert house.load_errors() == []
     finally:
         engine.dispose()
+
+
+# -- the range of ts the warehouse holds (issue 13) ---------------------------------------------
+
+
+def expected_time_row(moment: dt.datetime) -> tuple[Any, ...]:
+    """The contract's time row (rule 7) of ``moment``, by Python's proleptic calendar."""
+    return (
+        moment,
+        moment.hour,
+        moment.day,
+        moment.isocalendar().week,
+        moment.month,
+        moment.year,
+        moment.isoweekday() % 7,  # 0 = Sunday, as EXTRACT(DOW)
+    )
+
+
+def test_events_at_the_bounds_of_the_ts_range_load_through_the_transforms(
+    warehouse: Warehouse, dataset: Dataset, loaded: dict[str, Any]
+) -> None:
+    first = dt.datetime(1, 1, 1)
+    last = dt.datetime(9999, 12, 31, 23, 59, 59, 999_000)
+    write_log_file(
+        dataset.log_data,
+        "2018-11-03",
+        [
+            event(models.TS_MIN_MS, "60", 600, song="Early", artist="Nobody", length=1.0),
+            event(models.TS_MAX_MS, "61", 601, song="Late", artist="Nobody", length=1.0),
+        ],
+    )
+    report = load.run(warehouse.engine, warehouse.settings(dataset))
+    assert report.skipped == 0
+    songplays, time = models.songplays.c, models.time.c
+    with warehouse.engine.connect() as conn:
+        plays = conn.execute(
+            sa.select(songplays.user_id, songplays.start_time)
+            .where(songplays.user_id.in_([60, 61]))
+            .order_by(songplays.user_id)
+        ).all()
+        times = conn.execute(
+            sa.select(time.start_time, time.hour, time.day, time.week, time.month)
+            .add_columns(time.year, time.weekday)
+            .where(time.start_time.in_([first, last]))
+            .order_by(time.start_time)
+        ).all()
+    assert [tuple(row) for row in plays] == [(60, first), (61, last)]
+    assert [tuple(row) for row in times] == [expected_time_row(first), expected_time_row(last)]
+
+
+# -- JSONPaths that cannot map the log keys are refused before anything is staged -----------
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("$.*", "path 18: '$.*' holds a wildcard"),
+        ("$['userId']['x']", "path 18 is \"$['userId']['x']\", but column user_id takes the key"),
+        ("$['user_id']", "path 18 is \"$['user_id']\", but column user_id takes the key 'userId'"),
+        ("$.userid", "path 18 is '$.userid', but column user_id takes the key 'userId'"),
+    ],
+)
+def test_a_jsonpaths_file_that_does_not_map_the_log_keys_is_refused_naming_the_path(
+    warehouse: Warehouse, dataset: Dataset, loaded: dict[str, Any], path: str, says: str
+) -> None:
+    document = json.loads(dataset.jsonpath.read_text())
+    document["jsonpaths"][-1] = path
+    dataset.jsonpath.write_text(json.dumps(document))
+    write_log_file(dataset.log_data, "2018-11-03", [day3_event("52", 0)])
+    with pytest.raises(SourceError) as caught:
+        load.run(warehouse.engine, warehouse.settings(dataset))
+    assert caught.value.source == str(dataset.jsonpath)
+    assert says in caught.value.reason
+    assert warehouse.snapshot() == loaded
+
+
+def test_jsonpaths_in_another_order_than_the_columns_are_refused(
+    warehouse: Warehouse, dataset: Dataset, loaded: dict[str, Any]
+) -> None:
+    keys = list(models.EVENT_KEYS)
+    keys[-1], keys[-3] = keys[-3], keys[-1]  # userId and ts swapped
+    write_jsonpaths(dataset.jsonpath, keys)
+    with pytest.raises(SourceError) as caught:
+        load.run(warehouse.engine, warehouse.settings(dataset))
+    assert caught.value.reason == (
+        "path 16 is \"$['userId']\", but column ts takes the key 'ts'; "
+        "path 18 is \"$['ts']\", but column user_id takes the key 'userId'"
+    )
+    assert warehouse.snapshot() == loaded

@@ -217,7 +217,7 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
     assert set(problems) == {"song_data sample", "log_data", "log_jsonpath"}
     assert "song record 1 lacks key(s) num_songs, artist_id" in problems["song_data sample"]
     assert problems["log_data"] == f"{tmp_path}/log_data: no such folder ({tmp_path}/log_data)"
-    assert "17 path(s), but staging_events has 18 columns" in problems["log_jsonpath"]
+    assert "17 paths, but staging_events has 18 columns" in problems["log_jsonpath"]
     assert by_name(report)["song_data"].ok
     rendered = str(report).splitlines()
     assert [line.split()[0] for line in rendered] == ["ok", "FAIL", "FAIL", "FAIL", "ok"]
@@ -287,7 +287,7 @@ def test_an_unreadable_sample_is_reported(s3_bucket: str) -> None:
         (b'{"jsonpaths": [', "not valid JSON (line 1 column"),
         (b'["$.artist"]', 'not a JSONPaths file: expected {"jsonpaths": [...]}'),
         (b'{"paths": []}', 'not a JSONPaths file: expected {"jsonpaths": [...]}'),
-        (jsonpaths((*EVENT_KEYS, "extra")), "19 path(s), but staging_events has 18 columns"),
+        (jsonpaths((*EVENT_KEYS, "extra")), "19 paths, but staging_events has 18 columns"),
         (
             json.dumps({"jsonpaths": [f"$.{k}" for k in EVENT_KEYS[:-1]] + [18]}).encode(),
             "path 18 is not a string (18)",
@@ -354,7 +354,7 @@ def test_a_missing_jsonpaths_file_is_reported(local: Path) -> None:
         (
             "song_data/A/A/A/TRAAA01.json",
             json.dumps(song("SO1")) + "{oops",
-            "not valid JSON at line 1 column",
+            "the record at line 1: malformed JSON: Expecting property name",
         ),
         ("song_data/A/A/A/TRAAA01.json", "[1, 2]", "song record 1 is a JSON list, not an object"),
         ("song_data/A/A/A/TRAAA01.json", "  \n", "the file is empty"),

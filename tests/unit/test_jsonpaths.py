@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from sparkify.errors import SourceError
 from sparkify.jsonpaths import getters, parse_jsonpaths, parse_path
+from sparkify.models import staging_events
 from tests.sourcedata import EVENT_KEYS, jsonpaths_text
 
 pytestmark = pytest.mark.unit
@@ -160,7 +162,7 @@ def test_without_an_expected_count_any_number_of_paths_is_accepted() -> None:
         (b'["$.a"]', '"jsonpaths" list'),
         (b'{"paths": ["$.a"]}', '"jsonpaths" list'),
         (b'{"jsonpaths": "$.a"}', '"jsonpaths" list'),
-        (b'{"jsonpaths": ["$.a", 3]}', '"jsonpaths" list'),
+        (b'{"jsonpaths": ["$.a", 3]}', "path 2 is not a string (3)"),
         (b'{"jsonpaths": null}', '"jsonpaths" list'),
         (b'{"jsonpaths": ["$.a", "artist"]}', "bad JSONPath"),
     ],
@@ -186,3 +188,81 @@ def test_a_file_with_the_wrong_number_of_paths_raises_source_error(count: int) -
     assert caught.value.source == SOURCE
     assert f"{count} paths" in caught.value.reason
     assert "18 columns" in caught.value.reason
+
+
+# -- the file must map the log keys to the columns, in order (issue 13) ----------------------
+
+
+@pytest.mark.parametrize("text", ["$.*", "$.a.*", "$. * "])
+def test_a_dot_wildcard_is_refused_as_redshift_refuses_it(text: str) -> None:
+    with pytest.raises(ValueError, match="wildcard"):
+        parse_path(text)
+
+
+def test_a_key_named_star_in_brackets_is_a_plain_key() -> None:
+    assert parse_path("$['*']").steps == ("*",)
+
+
+def mapped(paths: list[str]) -> list[str]:
+    """Parse ``paths`` as the loaders do: they must map the log keys to staging_events."""
+    found = parse_jsonpaths(
+        json.dumps({"jsonpaths": paths}), SOURCE, table=staging_events, keys=EVENT_KEYS
+    )
+    return [path.name for path in found]
+
+
+def test_the_real_file_maps_the_log_keys_in_every_notation() -> None:
+    assert mapped([f"$['{k}']" for k in EVENT_KEYS]) == list(EVENT_KEYS)
+    assert mapped([f"$.{k}" for k in EVENT_KEYS]) == list(EVENT_KEYS)
+    assert mapped([f'$["{k}"]' for k in EVENT_KEYS]) == list(EVENT_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("last", "reason"),
+    [
+        ("$.*", "path 18: '$.*' holds a wildcard, and Redshift takes one explicit path"),
+        (
+            "$['userId']['x']",
+            "path 18 is \"$['userId']['x']\", but column user_id takes the key 'userId'",
+        ),
+        (
+            "$['userId'][0]",
+            "path 18 is \"$['userId'][0]\", but column user_id takes the key 'userId'",
+        ),
+        ("$.userid", "path 18 is '$.userid', but column user_id takes the key 'userId'"),
+        ("$['ts']", "path 18 is \"$['ts']\", but column user_id takes the key 'userId'"),
+    ],
+)
+def test_a_path_that_is_not_its_columns_log_key_is_refused_naming_file_and_position(
+    last: str, reason: str
+) -> None:
+    with pytest.raises(SourceError) as caught:
+        mapped([f"$['{k}']" for k in EVENT_KEYS[:-1]] + [last])
+    assert caught.value.source == SOURCE
+    assert caught.value.reason.startswith(reason)
+
+
+def test_every_problem_of_the_file_is_named_at_once() -> None:
+    paths = [f"$['{k}']" for k in EVENT_KEYS]
+    paths[0], paths[1], paths[5] = "$.*", "$['auth']['x']", 7  # type: ignore[call-overload]
+    with pytest.raises(SourceError) as caught:
+        mapped(paths)
+    assert caught.value.reason.split("; ") == [
+        "path 1: '$.*' holds a wildcard, and Redshift takes one explicit path "
+        "(bad JSONPath: write $['name'] or $.name)",
+        "path 2 is \"$['auth']['x']\", but column auth takes the key 'auth'",
+        "path 6 is not a string (7)",
+    ]
+
+
+def test_a_file_with_a_missing_path_says_how_many_columns_the_table_has() -> None:
+    with pytest.raises(SourceError) as caught:
+        mapped([f"$['{k}']" for k in EVENT_KEYS[:-1]])
+    assert caught.value.reason == "17 paths, but staging_events has 18 columns"
+
+
+def test_a_file_nested_too_deeply_is_a_source_error_not_a_crash() -> None:
+    data = '{"jsonpaths": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(SourceError) as caught:
+        parse_jsonpaths(data, SOURCE)
+    assert caught.value.reason == "not valid JSON (nested too deeply)"

@@ -3,8 +3,11 @@ records into staging rows or bad-record errors, as Redshift's COPY ... FORMAT JS
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import re
+import time
 from typing import Any
 
 import orjson
@@ -15,8 +18,18 @@ from hypothesis import strategies as st
 from sparkify.errors import BadRecordError
 from sparkify.jsonpaths import parse_jsonpaths, parse_path
 from sparkify.models import EVENT_KEYS as _EVENT_KEYS
-from sparkify.models import LONG_TEXT, TEXT, staging_events, staging_songs
-from sparkify.records import RAW_LINE_BYTES, BadValue, Record, RowBuilder, raw_text, split_records
+from sparkify.models import LONG_TEXT, TEXT, TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
+from sparkify.records import (
+    RAW_LINE_BYTES,
+    BadValue,
+    Record,
+    RowBuilder,
+    event_builder,
+    raw_text,
+    song_builder,
+    split_records,
+    storable_text,
+)
 from tests.sourcedata import event, event_line, jsonpaths_text, song, song_text
 
 pytestmark = pytest.mark.unit
@@ -30,13 +43,13 @@ SONG_COLUMNS = [column.name for column in staging_songs.columns]
 def events() -> RowBuilder:
     """The staging_events row builder, through a JSONPaths file in the real format."""
     paths = parse_jsonpaths(jsonpaths_text(), "log_json_path.json", expected=len(EVENT_COLUMNS))
-    return RowBuilder(staging_events, paths)
+    return event_builder(paths)
 
 
 @pytest.fixture(scope="module")
 def songs() -> RowBuilder:
     """The staging_songs row builder (JSON 'auto': keys mapped by column name)."""
-    return RowBuilder(staging_songs)
+    return song_builder()
 
 
 def good_event(**overrides: Any) -> dict[str, Any]:
@@ -420,8 +433,6 @@ def test_a_lone_surrogate_in_text_is_a_bad_record(events: RowBuilder) -> None:
         ("userId", "user_id", -(2**31) - 1),
         ("status", "status", 2**31),
         ("sessionId", "session_id", 2**63),
-        ("ts", "ts", -(2**63) - 1),
-        ("ts", "ts", 1e19),
     ],
 )
 def test_an_integer_out_of_its_column_range_is_bad(
@@ -437,7 +448,6 @@ def test_an_integer_out_of_its_column_range_is_bad(
         ("userId", "user_id", "2147483647"),
         ("userId", "user_id", -(2**31)),
         ("sessionId", "session_id", 2**63 - 1),
-        ("ts", "ts", -(2**63)),
     ],
 )
 def test_an_integer_at_its_column_range_limit_loads(
@@ -590,6 +600,7 @@ _VALUES = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([TS_MIN_MS - 1, TS_MIN_MS, TS_MAX_MS, TS_MAX_MS + 1, 2**63 - 1, -(2**63)]),
     st.floats(allow_nan=False),
     st.text(max_size=8),
     st.text(alphabet="0123456789 -+._\u0661", max_size=6),
@@ -604,7 +615,7 @@ _VALUES = st.one_of(
 def test_the_generated_row_function_accepts_and_rejects_as_the_general_converters(
     record: dict[str, object],
 ) -> None:
-    builder = RowBuilder(staging_events, [parse_path(f"$['{k}']") for k in _EVENT_KEYS])
+    builder = event_builder([parse_path(f"$['{k}']") for k in _EVENT_KEYS])
     try:
         expected: object = builder.build_slowly(record)
     except BadValue as exc:
@@ -656,7 +667,7 @@ def test_a_line_loads_as_the_general_converters_load_its_record(
     # Whatever path rows() takes for a line (short enough for every column or
     # not, written with escapes or raw UTF-8), the row or the rejection is the
     # general converters' one.
-    builder = RowBuilder(staging_events, [parse_path(f"$['{k}']") for k in _EVENT_KEYS])
+    builder = event_builder([parse_path(f"$['{k}']") for k in _EVENT_KEYS])
     line = json.dumps(record, ensure_ascii=ascii_only).encode()
     expected = _outcome(builder, orjson.loads(line))
     found = _loaded(builder, line)
@@ -710,3 +721,238 @@ def test_text_too_long_for_its_column_is_bad_in_a_line_longer_than_the_column(
     [result] = list(events.rows(line, SOURCE))
     assert isinstance(result, BadRecordError) and result.column == "first_name"
     assert "520 bytes" in result.reason
+
+
+# -- ts within the range the warehouse holds (contract, "Types"; issue 13) ------------------
+
+TS_OUTSIDE = "is outside the range of epoch milliseconds the warehouse holds (years 1-9999)"
+
+
+def test_the_ts_bounds_are_the_first_and_last_millisecond_of_years_1_to_9999() -> None:
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    first = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    last = dt.datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=dt.UTC)
+    assert (first - epoch) // dt.timedelta(milliseconds=1) == TS_MIN_MS
+    assert (last - epoch) // dt.timedelta(milliseconds=1) == TS_MAX_MS
+
+
+@pytest.mark.parametrize(
+    "ts", [TS_MIN_MS, TS_MAX_MS, float(TS_MIN_MS), float(TS_MAX_MS), -1, 0, str(TS_MAX_MS)]
+)
+def test_a_ts_within_the_warehouse_range_loads(events: RowBuilder, ts: Any) -> None:
+    assert build_event(events, good_event(ts=ts))["ts"] == int(ts)
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        TS_MIN_MS - 1,
+        TS_MAX_MS + 1,
+        1541120959664000,  # microseconds, not milliseconds
+        10**16,
+        -(10**16),
+        1e16,
+        -1e16,
+        "1541120959664000",
+        2**63 - 1,
+        -(2**63),
+        2**63,
+        1e19,
+    ],
+)
+def test_a_ts_outside_the_warehouse_range_is_bad_naming_ts(events: RowBuilder, ts: Any) -> None:
+    bad = bad_value(events, good_event(ts=ts))
+    assert bad.column == "ts"
+    assert bad.reason == f"ts: {int(ts)} {TS_OUTSIDE}"
+    with pytest.raises(BadValue) as slowly:
+        events.build_slowly(good_event(ts=ts))
+    assert slowly.value.reason == bad.reason
+
+
+@pytest.mark.parametrize("ts", [TS_MIN_MS - 1, TS_MAX_MS + 1, 1541120959664000])
+def test_a_ts_outside_the_range_is_a_bad_record_at_its_line(events: RowBuilder, ts: int) -> None:
+    lines = [event_line(good_event()), event_line(good_event(ts=ts)), event_line(good_event())]
+    results = list(events.rows("\n".join(lines).encode(), SOURCE))
+    assert [isinstance(r, tuple) for r in results] == [True, False, True]
+    bad = results[1]
+    assert isinstance(bad, BadRecordError)
+    assert (bad.source, bad.line, bad.column) == (SOURCE, 2, "ts")
+    assert bad.reason == f"ts: {ts} {TS_OUTSIDE}"
+    assert bad.raw == lines[1]
+
+
+def test_a_plain_row_builder_keeps_the_column_type_range() -> None:
+    builder = RowBuilder(staging_events, [parse_path(f"$['{k}']") for k in _EVENT_KEYS])
+    assert builder.build(good_event(ts=2**63 - 1))[EVENT_COLUMNS.index("ts")] == 2**63 - 1
+    with pytest.raises(BadValue, match="out of range for its column"):
+        builder.build(good_event(ts=2**63))
+
+
+# -- a song record needs song_id and artist_id ------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["song_id", "artist_id"])
+@pytest.mark.parametrize(
+    ("value", "says"), [("absent", "missing"), (None, "missing"), ("", "empty")]
+)
+def test_a_song_without_song_id_or_artist_id_is_bad(
+    songs: RowBuilder, key: str, value: Any, says: str
+) -> None:
+    record = song("SO1", "Title", "AR1", "Artist", 218.93179)
+    if value == "absent":
+        del record[key]
+    else:
+        record[key] = value
+    for build in (songs.build, songs.build_slowly):
+        with pytest.raises(BadValue) as caught:
+            build(record)
+        assert (caught.value.column, caught.value.reason) == (key, f"{key} is {says}")
+    [bad] = list(songs.rows(song_text(record).encode(), SOURCE))
+    assert isinstance(bad, BadRecordError)
+    assert (bad.line, bad.column, bad.reason) == (1, key, f"{key} is {says}")
+
+
+def test_a_song_without_title_or_artist_name_still_loads(songs: RowBuilder) -> None:
+    record = {**song("SO1", "", "AR1", "", 218.93179), "title": None}
+    row = dict(zip(SONG_COLUMNS, songs.build(record), strict=True))
+    assert (row["song_id"], row["artist_id"], row["title"], row["artist_name"]) == (
+        "SO1",
+        "AR1",
+        None,
+        "",
+    )
+
+
+# -- JSON nested deeper than the parser takes (issue 13) --------------------------------------
+
+
+def nested_line(depth: int) -> bytes:
+    """An object whose key ``x`` holds arrays nested so that the record is ``depth`` deep."""
+    return b'{"x":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+def nested_event(depth: int) -> bytes:
+    """A good event with an extra key, never read, nested so that the record is ``depth`` deep."""
+    line = event_line(good_event(deep="X")).encode()
+    return line.replace(b'"X"', b"[" * (depth - 1) + b"]" * (depth - 1))
+
+
+@pytest.mark.parametrize("depth", [1025, 1100, 100_000])
+@pytest.mark.parametrize("after_malformed", [False, True])
+def test_json_nested_too_deeply_is_a_bad_record_at_its_line_not_a_crash(
+    depth: int, after_malformed: bool
+) -> None:
+    # After a malformed line the rest of the object is parsed by Python's
+    # decoder (which recurses), before it by orjson: both give the same records.
+    first = b"{oops" if after_malformed else b'{"a": 1}'
+    data = b"\n".join([first, nested_line(depth), b'{"a": 3}', nested_event(depth), b'{"a": 5}'])
+    found = summary(data)
+    assert found[1:] == [
+        (2, None, "JSON nested too deeply"),
+        (3, {"a": 3}, None),
+        (4, None, "JSON nested too deeply"),
+        (5, {"a": 5}, None),
+    ]
+
+
+@pytest.mark.parametrize("depth", [1100, 100_000])
+def test_a_pretty_printed_song_nested_too_deeply_is_one_bad_record(depth: int) -> None:
+    good = song_text(song("SO1", "Title", "AR1", "Artist", 1.0)).encode()
+    deep = json.dumps({"extra": "X", "num_songs": 1}, indent=4).encode()
+    deep = deep.replace(b'"X"', b"[\n" * (depth - 1) + b"]\n" * (depth - 1))
+    data = good + b"\n" + deep + b"\n" + good
+    records = list(split_records(data))
+    assert [r.error for r in records] == [None, "JSON nested too deeply", None]
+    assert records[1].line == 2 + deep.count(b"\n")  # the last line of the record
+    assert records[2].line == records[1].line + 1
+    assert len(records[1].text.encode()) <= RAW_LINE_BYTES
+
+
+@pytest.mark.parametrize("after_malformed", [False, True])
+def test_json_as_deep_as_the_parser_takes_loads_wherever_it_stands(after_malformed: bool) -> None:
+    first = b"{oops" if after_malformed else b'{"a": 1}'
+    [_, deepest] = list(split_records(first + b"\n" + nested_line(1024)))
+    assert deepest.error is None and deepest.line == 2
+    value, depth = deepest.value, 0
+    while isinstance(value, dict | list):  # == would recurse, and fail, this deep
+        value, depth = (
+            (value["x"] if isinstance(value, dict) else value[0] if value else 0),
+            depth + 1,
+        )
+    assert depth == 1024
+
+
+def test_an_unclosed_deep_value_is_one_bad_line_and_the_next_lines_still_load() -> None:
+    data = b'{"a": 1}\n{oops\n' + b"[" * 1100 + b'\n{"a": 4}\n' + b"[" * 5000 + b"\n" + b'{"a": 6}'
+    assert summary(data) == [
+        (1, {"a": 1}, None),
+        (2, None, summary(b"{oops")[0][2]),
+        (3, None, "JSON nested too deeply"),
+        (4, {"a": 4}, None),
+        (5, None, "JSON nested too deeply"),
+        (6, {"a": 6}, None),
+    ]
+
+
+def test_a_deep_event_is_a_bad_record_of_rows_with_its_line(events: RowBuilder) -> None:
+    data = b"\n".join([event_line(good_event()).encode(), nested_event(100_000)])
+    [row, bad] = list(events.rows(data, SOURCE))
+    assert isinstance(row, tuple)
+    assert isinstance(bad, BadRecordError)
+    assert (bad.line, bad.column, bad.reason) == (2, None, "JSON nested too deeply")
+
+
+# -- text stored from a bad record ---------------------------------------------------------
+
+
+def test_storable_text_writes_nul_as_the_replacement_character() -> None:
+    assert storable_text('{"a": "x\x00y"}') == '{"a": "x\ufffdy"}'
+    assert storable_text("plain") == "plain"
+
+
+def test_storable_text_replaces_unpaired_surrogates() -> None:
+    assert storable_text("a\ud800b") == "a?b"
+
+
+def test_storable_text_fits_1024_bytes_after_the_replacement() -> None:
+    text = "\x00" * 1024
+    stored = storable_text(text)
+    assert stored == "\ufffd" * (RAW_LINE_BYTES // 3)
+    assert len(stored.encode()) <= RAW_LINE_BYTES
+
+
+def test_many_deep_values_that_never_close_are_split_in_linear_time() -> None:
+    # Each unclosed value used to be scanned to the end of the object: 1,000 such
+    # lines took 94 s. They are one bad record each, and the good line after them loads.
+    count = 2000
+    data = b"{oops\n" + b"\n".join([b'{"x":' + b"[" * 1100] * count) + b'\n{"a": 1}'
+    started = time.perf_counter()
+    records = list(split_records(data))
+    assert time.perf_counter() - started < 30
+    assert [r.line for r in records] == list(range(1, count + 3))
+    assert {r.error for r in records[1:-1]} == {"JSON nested too deeply"}
+    assert (records[-1].value, records[-1].error) == ({"a": 1}, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet='[]{}"\\\n a', max_size=60), data=st.data())
+def test_the_end_of_a_deep_value_is_where_its_brackets_close(
+    text: str, data: st.DataObject
+) -> None:
+    from sparkify.records import _NESTING_TOKEN, _Nesting
+
+    starts = [m.start() for m in re.finditer(r"[\[{]", text)]
+    if not starts:
+        return
+    start = data.draw(st.sampled_from(starts))
+    # The reference: scan the tokens from start (strings skipped, as the index does).
+    depth, expected = 0, None
+    for match in _NESTING_TOKEN.finditer(text, start):
+        token = match.group()
+        depth += 1 if token in "[{" and len(token) == 1 else 0
+        if token in ("]", "}"):
+            depth -= 1
+            if depth == 0:
+                expected = match.end()
+                break
+    assert _Nesting(text).value_end(start) == expected

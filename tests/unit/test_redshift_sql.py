@@ -398,8 +398,12 @@ def test_epoch_conversion_parses_as_timestamp_plus_interval() -> None:
 @pytest.mark.parametrize("name", EPOCH_STEPS)
 def test_postgresql_converts_epoch_milliseconds_without_numeric_arithmetic(name: str) -> None:
     sql = postgresql_sql(name)
+    # Whole seconds plus the remaining milliseconds: exact up to year 9999 (a
+    # single ts * INTERVAL '1 millisecond' goes through a double past 2255).
     assert re.search(
-        r"TIMESTAMP 'epoch' \+ (staged_plays|staging_events)\.ts \* INTERVAL '1 millisecond'", sql
+        r"TIMESTAMP 'epoch' \+ \((?P<ts>(staged_plays|staging_events)\.ts)\) / 1000 "
+        r"\* INTERVAL '1 second' \+ mod\((?P=ts), 1000\) \* INTERVAL '1 millisecond'",
+        sql,
     )
     assert "1000.0" not in sql
 
