@@ -7,6 +7,7 @@ Each command parses its options, calls the library and prints. A
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,9 +41,15 @@ from sparkify.progress import RichProgress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The longest --lock-timeout: a week. FloatRange refuses nan (every comparison
-#: with it is false) and inf only when both bounds are set.
+#: The longest --lock-timeout: a week (FloatRange refuses inf only below a bound).
 LOCK_TIMEOUT_MAX = 7 * 24 * 3600.0
+
+
+def _a_number(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Refuse nan, which FloatRange lets through (every comparison with nan is false)."""
+    if math.isnan(value):
+        raise click.BadParameter("nan is not a number of seconds.", ctx, param)
+    return value
 
 
 def settings_options(func: F) -> F:
@@ -167,6 +174,7 @@ def _no_new_file(path: Path | None) -> Iterator[None]:
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0, max=LOCK_TIMEOUT_MAX),
+    callback=_a_number,
     default=load.DEFAULT_LOCK_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
