@@ -419,6 +419,7 @@ CASES = [
     *(("duckdb", f"ctrl_c_at_{point}") for point in INTERRUPT_POINTS),
     *(("postgresql", f"ctrl_c_at_{point}") for point in INTERRUPT_POINTS if point != "report"),
     ("any", "lock_timeout_not_a_number"),
+    ("postgresql", "alembic_on_its_own"),
 ]
 
 
@@ -448,6 +449,9 @@ def test_every_command_fails_in_one_error_line_and_changes_nothing(
         return
     if kind == "lock_timeout_not_a_number":
         usage_errors(world, tmp_path)
+        return
+    if kind == "alembic_on_its_own":
+        alembic_errors(world, tmp_path)
         return
     paused = None
     try:
@@ -576,3 +580,33 @@ def interrupted_load(world: World, backend: str, point: str, folder: Path, pg_ur
         assert not run_ids and plays == 0
         assert all(not rows for rows in star_snapshot(engine).values())
     engine.dispose()
+
+
+def alembic_errors(world: World, folder: Path) -> None:
+    """``alembic upgrade head`` (migrations/env.py reads sparkify's settings) fails in one line."""
+    urls = {
+        "closed port": world.pg(port=free_port()),
+        "malformed port": world.pg().replace(f":{world.pg_url.port}/", ":54x32/"),
+        "missing schema": world.pg(),
+    }
+    before = files(folder)
+    procs = {}
+    for name, url in urls.items():
+        env = {**environment(), "SPARKIFY_DATABASE_URL": url}
+        if name == "missing schema":
+            env["SPARKIFY_SCHEMA"] = f"no_such_{uuid.uuid4().hex[:6]}"
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        # alembic logs its progress (INFO lines) on stderr: progress aside, one error line.
+        err = "".join(line for line in err.splitlines(True) if not line.startswith("INFO  ["))
+        outcome = Outcome(["(alembic upgrade head:", name, ")"], proc.returncode, out, err)
+        assert_promises(outcome, 1, None)
+    assert files(folder) == before
