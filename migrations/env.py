@@ -5,6 +5,11 @@ The database comes, in order, from a connection handed in through
 ``sqlalchemy.url`` option, then sparkify's settings (``SPARKIFY_DATABASE_URL``,
 ``dwh.cfg``, embedded DuckDB). ``SPARKIFY_SCHEMA`` (or
 ``config.attributes["schema"]``) puts the tables and alembic_version there.
+
+Run by alembic's own command line, a failure the user can act on (bad
+settings, a database that cannot be reached or refuses a migration) prints one
+``error:`` line and exits 1, as sparkify's commands do; called from code, the
+error propagates.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import sqlalchemy as sa
 from alembic import context
 
 from sparkify.config import IamAuth, load_settings
-from sparkify.db import engine_for_url
+from sparkify.db import engine_for_url, translated
+from sparkify.errors import SparkifyError
 from sparkify.models import metadata
 
 config = context.config
@@ -59,14 +65,28 @@ def run_migrations_online() -> None:
         return
     url, schema, iam_auth = _url_and_schema()
     engine = engine_for_url(url, schema=schema, iam_auth=iam_auth, poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        _configure(connection=conn, schema=schema)
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    try:
+        with translated("the migrations", engine), engine.connect() as conn:
+            _configure(connection=conn, schema=schema)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
 
 
-if context.is_offline_mode():
-    run_migrations_offline()
+def run_migrations() -> None:
+    if context.is_offline_mode():
+        run_migrations_offline()
+    else:
+        run_migrations_online()
+
+
+if config.cmd_opts is None:  # called from code: sparkify create-tables, tests
+    run_migrations()
 else:
-    run_migrations_online()
+    try:
+        run_migrations()
+    except SparkifyError as exc:
+        # alembic's command line shows a traceback for anything but its own
+        # CommandError (then "FAILED: ..."); sparkify's promise is one line.
+        raise SystemExit(f"error: {exc}") from None

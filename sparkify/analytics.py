@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sparkify.counts import first_line
-from sparkify.errors import DatabaseError, SparkifyError
+from sparkify.errors import DatabaseError, OutputError, SparkifyError
 from sparkify.execute import executor_for
 from sparkify.models import artists, songplays, songs, time, users
 from sparkify.transform import binary
@@ -320,6 +321,7 @@ def write_charts(answers: Sequence[Answer], out_dir: Path) -> list[Path]:
 
     Raises:
         MissingExtraError: matplotlib is not installed.
+        OutputError: the folder or a file in it cannot be written.
     """
     try:
         # Figure without pyplot: no global state, no GUI backend, safe in threads.
@@ -327,7 +329,10 @@ def write_charts(answers: Sequence[Answer], out_dir: Path) -> list[Path]:
         from matplotlib.ticker import MaxNLocator  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise MissingExtraError("charts", "matplotlib", CHARTS_HINT) from None
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(str(out_dir), exc.strerror or type(exc).__name__) from None
     written: list[Path] = []
     for answer in answers:
         labels, values, value_name = _chart_data(answer)
@@ -340,6 +345,30 @@ def write_charts(answers: Sequence[Answer], out_dir: Path) -> list[Path]:
         if value_name == "plays":
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         path = out_dir / f"{answer.name}.png"
-        fig.savefig(path, format="png", dpi=100)
+        try:
+            fig.savefig(path, format="png", dpi=100)
+        except OSError as exc:
+            raise OutputError(str(path), exc.strerror or type(exc).__name__) from None
         written.append(path)
     return written
+
+
+def check_chart_dir(out_dir: Path) -> None:
+    """Fail early, creating nothing, when ``out_dir`` cannot become a folder of charts.
+
+    Looks up to the nearest existing folder: a file on the way, or a folder
+    this process may not write, is refused before the warehouse is queried.
+    (Writing can still fail later, e.g. on a read-only file system, for root;
+    :func:`write_charts` says so then.)
+
+    Raises:
+        OutputError: naming the folder and why.
+    """
+    for candidate in (out_dir, *out_dir.absolute().parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                where = "is" if candidate == out_dir else f"is inside {candidate}, which is"
+                raise OutputError(str(out_dir), f"it {where} not a folder")
+            if not os.access(candidate, os.W_OK | os.X_OK):
+                raise OutputError(str(out_dir), f"{candidate} is not writable")
+            return

@@ -7,13 +7,16 @@ Each command parses its options, calls the library and prints. A
 from __future__ import annotations
 
 import functools
+import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import sqlalchemy as sa
 from rich.markup import escape
 from rich.table import Table
 
@@ -21,14 +24,33 @@ from sparkify import analytics, demo, load, quality, schema
 from sparkify.commands_infra import infra
 from sparkify.config import Settings, load_settings
 from sparkify.console import SparkifyGroup, console, err_console
-from sparkify.counts import table_counts
-from sparkify.db import create_engine, describe
-from sparkify.errors import FolderNotEmptyError
+from sparkify.counts import COUNTED_TABLES, table_counts
+from sparkify.db import (
+    create_engine,
+    describe,
+    duckdb_file,
+    reader_engine,
+    reading,
+    require_duckdb_file,
+    translated,
+)
+from sparkify.errors import FolderNotEmptyError, LoadInterrupted
+from sparkify.models import STAR_TABLES, load_ledger, staging_events
 from sparkify.preflight import check_sources
 from sparkify.progress import RichProgress
 from sparkify.staging import stager_for
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The longest --lock-timeout: a week (FloatRange refuses inf only below a bound).
+LOCK_TIMEOUT_MAX = 7 * 24 * 3600.0
+
+
+def _a_number(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Refuse nan, which FloatRange lets through (every comparison with nan is false)."""
+    if math.isnan(value):
+        raise click.BadParameter("nan is not a number of seconds.", ctx, param)
+    return value
 
 
 def settings_options(func: F) -> F:
@@ -113,21 +135,41 @@ def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
     progress finishes before its tables are dropped.
     """
     engine = create_engine(settings)
-    try:
-        created = schema.recreate(
-            engine,
-            settings.schema,
-            wait=wait,
-            lock_timeout=lock_timeout,
-            notify=_notice,
-        )
-        revision = schema.current_revision(engine, settings.schema)
-    finally:
-        engine.dispose()
+    with _no_new_file(duckdb_file(engine)):
+        try:
+            with translated("creating the tables", engine):
+                created = schema.recreate(
+                    engine,
+                    settings.schema,
+                    wait=wait,
+                    lock_timeout=lock_timeout,
+                    notify=_notice,
+                )
+                revision = schema.current_revision(engine, settings.schema)
+        finally:
+            engine.dispose()  # before a failed run's new file is removed
     console.print(
         f"Recreated {len(created)} tables on {describe(engine)} "
-        f"at schema revision {revision}: {', '.join(created)}"
+        f"at schema revision {revision}: {', '.join(created)}",
+        markup=False,
     )
+
+
+@contextmanager
+def _no_new_file(path: Path | None) -> Iterator[None]:
+    """Remove the DuckDB file the block created, should the block fail.
+
+    DuckDB creates its file as it connects, before it applies the URL's
+    settings: a failed ``create-tables`` leaves nothing behind.
+    """
+    existed = path is None or path.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and path is not None:
+            for leftover in (path, path.with_name(path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        raise
 
 
 @main.command("etl")
@@ -158,7 +200,8 @@ def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
 )
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=LOCK_TIMEOUT_MAX),
+    callback=_a_number,
     default=load.DEFAULT_LOCK_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
@@ -180,20 +223,45 @@ def etl(
     """Load the sources into staging and merge them into the star schema, in one transaction."""
     engine = create_engine(settings)
     show = err_console.is_terminal if progress is None else progress
+    report: load.LoadReport | None = None
     try:
-        with RichProgress(err_console, enabled=show) as bars:
-            report = load.run(
-                engine,
-                settings,
-                mode="incremental" if incremental else "full",
-                max_errors=max_errors,
-                wait=wait,
-                lock_timeout=lock_timeout,
-                progress=bars,
-            )
+        try:
+            # A missing DuckDB file would be created empty, then the load would fail.
+            require_duckdb_file(engine)
+            with translated("the load", engine), RichProgress(err_console, enabled=show) as bars:
+                report = load.run(
+                    engine,
+                    settings,
+                    mode="incremental" if incremental else "full",
+                    max_errors=max_errors,
+                    wait=wait,
+                    lock_timeout=lock_timeout,
+                    progress=bars,
+                )
+        finally:
+            engine.dispose()
+        print_report(report)
+    except LoadInterrupted as exc:
+        if exc.committed:
+            raise
+        # Ctrl-C during COMMIT: the database may have finished it. Its ledger knows.
+        raise LoadInterrupted(exc.run_id, committed=_run_committed(engine, exc.run_id)) from exc
+    except KeyboardInterrupt as exc:
+        if report is None:
+            raise
+        raise LoadInterrupted(report.run_id, committed=True) from exc
+
+
+def _run_committed(engine: sa.Engine, run_id: str) -> bool:
+    """Whether the load ledger holds rows of ``run_id`` (it committed); ``False`` when unsure."""
+    query = sa.select(load_ledger.c.run_id).where(load_ledger.c.run_id == run_id).limit(1)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(query).first() is not None
+    except sa.exc.DBAPIError:
+        return False
     finally:
         engine.dispose()
-    print_report(report)
 
 
 def _notice(message: str) -> None:
@@ -246,12 +314,13 @@ def print_report(report: load.LoadReport) -> None:
 @settings_options
 def counts(settings: Settings) -> None:
     """Print the row count of every staging and star table."""
-    engine = create_engine(settings)
+    engine = reader_engine(settings)
     try:
-        found = stager_for(settings.backend).read(engine, table_counts, notify=_notice)
+        with reading(engine, settings.schema, COUNTED_TABLES, "counting table rows"):
+            found = stager_for(settings.backend).read(engine, table_counts, notify=_notice)
     finally:
         engine.dispose()
-    table = Table("table", "rows", title=f"Row counts on {describe(engine)}")
+    table = Table("table", "rows", title=f"Row counts on {escape(describe(engine))}")
     for name, rows in found.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
@@ -261,15 +330,17 @@ def counts(settings: Settings) -> None:
 @settings_options
 def check(settings: Settings) -> None:
     """Run the data-quality checks; exit 1 when any fails."""
-    engine = create_engine(settings)
+    engine = reader_engine(settings)
+    tables = (*STAR_TABLES, staging_events)
     try:
-        results = stager_for(settings.backend).read(engine, quality.run_checks, notify=_notice)
+        with reading(engine, settings.schema, tables, "the data-quality checks"):
+            results = stager_for(settings.backend).read(engine, quality.run_checks, notify=_notice)
     finally:
         engine.dispose()
     table = Table("check", "result", "failing rows", "detail", title="Data quality")
     for result in results:
         verdict = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
-        table.add_row(result.name, verdict, str(result.failing_rows), result.detail)
+        table.add_row(result.name, verdict, str(result.failing_rows), escape(result.detail))
     console.print(table)
     failed = [r for r in results if not r.passed]
     console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
@@ -306,9 +377,11 @@ def analyze(
 ) -> None:
     """Answer the analytics team's standard questions (all, or those named)."""
     names = list(questions) or list(analytics.QUESTIONS)
-    engine = create_engine(settings)
+    if charts_dir is not None:
+        analytics.check_chart_dir(charts_dir)
+    engine = reader_engine(settings)
     try:
-        with engine.connect() as conn:
+        with reading(engine, settings.schema, STAR_TABLES, "the analytics questions") as conn:
             answers = [analytics.run(conn, name, limit=limit) for name in names]
     finally:
         engine.dispose()
@@ -326,13 +399,14 @@ def analyze(
             console.print(table)
     if charts_dir is not None:
         written = analytics.write_charts(answers, charts_dir)
-        err_console.print(f"Wrote {len(written)} chart(s) to {charts_dir}")
+        err_console.print(f"Wrote {len(written)} chart(s) to {escape(str(charts_dir))}")
 
 
 def _cell(value: Any) -> str:
+    """A table cell for a value from the warehouse (its text is never read as markup)."""
     if isinstance(value, float):
         return f"{value:.3f}"
-    return "" if value is None else str(value)
+    return "" if value is None else escape(str(value))
 
 
 @main.group("s3", cls=SparkifyGroup)
@@ -347,7 +421,8 @@ def s3_check(settings: Settings) -> None:
     report = check_sources(settings)
     table = Table("check", "result", "detail", title="Sources")
     for item in report.checks:
-        table.add_row(item.name, "[green]ok[/]" if item.ok else "[bold red]FAIL[/]", item.detail)
+        verdict = "[green]ok[/]" if item.ok else "[bold red]FAIL[/]"
+        table.add_row(escape(item.name), verdict, escape(item.detail))
     console.print(table)
     if not report.ok:
         sys.exit(1)
@@ -412,11 +487,13 @@ def generate_command(
     console.print(
         f"Wrote {report.events:,} events of {report.users:,} users in "
         f"{report.log_files} log files and {report.song_files:,} song files "
-        f"({report.bytes_written / 1e6:,.1f} MB) to {out_dir} in {report.seconds:.1f}s"
+        f"({report.bytes_written / 1e6:,.1f} MB) to {out_dir} in {report.seconds:.1f}s",
+        markup=False,
     )
     console.print(
         f"Load them: sparkify etl --song-data {report.song_data} "
-        f"--log-data {report.log_data} --log-jsonpath {report.log_jsonpath}"
+        f"--log-data {report.log_data} --log-jsonpath {report.log_jsonpath}",
+        markup=False,
     )
 
 
@@ -466,7 +543,8 @@ def demo_command(folder: Path, events: int, songs: int, seed: int) -> None:
         console.print(answer_table)
     console.print(
         f"Done in {result.seconds:.1f}s. Explore it: sparkify analyze --database-url "
-        f"{result.database_url}"
+        f"{result.database_url}",
+        markup=False,
     )
 
 

@@ -44,7 +44,7 @@ class _RichReporter:
 
     def waiting(self, message: str) -> None:
         if self.spinner is not None and self.console.is_terminal:
-            self.spinner.update(message)
+            self.spinner.update(Text(message))  # never read as markup
         else:
             self.console.print(Text.assemble(("… ", "cyan"), message))
 

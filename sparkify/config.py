@@ -379,7 +379,9 @@ def _database_url(
     if raw:
         try:
             url = sa.make_url(raw)
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):
+            # ValueError: a port that is not a number (make_url's int()); the
+            # message would quote the URL, password and all.
             raise ConfigError("not a database URL", key="SPARKIFY_DATABASE_URL") from None
         password = env.get("SPARKIFY_DB_PASSWORD")
         if iam:

@@ -10,9 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sparkify.db import first_line
 from sparkify.errors import DatabaseError
 from sparkify.execute import Execute, executor_for
 from sparkify.models import metadata
+
+__all__ = ["COUNTED_TABLES", "first_line", "table_counts", "table_counts_query"]
 
 #: The counted tables, in the order ``table_counts`` reports them: staging first,
 #: then the fact, then the dimensions.
@@ -66,9 +69,3 @@ def table_counts(conn: sa.Connection, run: Execute | None = None) -> dict[str, i
     except sa.exc.DBAPIError as exc:
         raise DatabaseError("counting table rows", first_line(exc)) from exc
     return {table.name: int(count) for table, count in zip(COUNTED_TABLES, row, strict=True)}
-
-
-def first_line(exc: sa.exc.DBAPIError) -> str:
-    """The driver's own message of a database error, first line only (no SQL, no values)."""
-    lines = str(exc.orig).strip().splitlines()
-    return lines[0] if lines else type(exc.orig).__name__

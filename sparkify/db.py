@@ -10,6 +10,9 @@ Serverless workgroup. boto3 finds the caller's AWS credentials as usual
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -18,7 +21,13 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from sparkify import dialects as _dialects  # noqa: F401  (registers compile rules)
 from sparkify.config import IamAuth, Settings, backend_name
-from sparkify.errors import ConfigError, DatabaseError
+from sparkify.errors import (
+    ConfigError,
+    DatabaseError,
+    LoadInProgressError,
+    NoWarehouseError,
+    SparkifyError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -197,3 +206,123 @@ def _credentials_error(auth: IamAuth, exc: ClientError) -> ConfigError | Databas
 def describe(engine: sa.Engine) -> str:
     """A one-line, password-free description of where an engine points."""
     return engine.url.render_as_string(hide_password=True)
+
+
+def first_line(exc: sa.exc.DBAPIError) -> str:
+    """The driver's own message of a database error, first line only (no SQL, no values)."""
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether an error is DuckDB's answer to Ctrl-C during a query.
+
+    DuckDB checks for SIGINT while a query runs and stops it with
+    ``RuntimeError("Query interrupted")`` (2.0; outside the DB-API's errors,
+    so SQLAlchemy passes it on unwrapped), or its ``InterruptException``.
+    """
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    return type(cause).__name__ == "InterruptException" or (
+        isinstance(cause, RuntimeError) and str(cause) == "Query interrupted"
+    )
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    # Imported here: sparkify.staging imports modules that import this one.
+    from sparkify.staging.duckdb import is_lock_conflict
+
+    return is_lock_conflict(exc)
+
+
+@contextmanager
+def translated(action: str, engine: sa.Engine | None = None) -> Iterator[None]:
+    """Turn driver errors inside the block into one-line :class:`SparkifyError` s.
+
+    The one boundary where a command meets the driver: the message is the
+    driver's first line (never the SQL or its values), with the URL's password
+    masked should the driver quote it. DuckDB's "another process holds the
+    file" becomes :class:`LoadInProgressError`, as a second load says it.
+
+    Args:
+        action: what was being done, for the message ("counting table rows").
+        engine: the engine in use, whose URL's password is masked.
+    """
+    try:
+        yield
+    except SparkifyError:
+        raise
+    except RuntimeError as exc:
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from exc
+        raise
+    except sa.exc.DBAPIError as exc:
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from exc
+        if _is_lock_conflict(exc):
+            where = engine.url.database if engine is not None else "the DuckDB file"
+            raise LoadInProgressError(
+                f"a load is in progress: another process has {where} open for writing; "
+                "try again when it ends"
+            ) from None
+        reason = first_line(exc)
+        password = engine.url.password if engine is not None else None
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise DatabaseError(action, reason) from None
+
+
+def duckdb_file(engine: sa.Engine) -> Path | None:
+    """The file of a DuckDB engine; ``None`` for other backends and in-memory databases."""
+    database = engine.url.database
+    if engine.url.get_backend_name() != "duckdb" or not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def require_duckdb_file(engine: sa.Engine) -> None:
+    """Raise :class:`NoWarehouseError` when a DuckDB engine's file does not exist.
+
+    Opening a missing file would create an empty database: a command that needs
+    a built warehouse checks first, so it creates nothing.
+    """
+    path = duckdb_file(engine)
+    if path is not None and not path.exists():
+        raise NoWarehouseError(str(path))
+
+
+def reader_engine(settings: Settings) -> sa.Engine:
+    """An engine for commands that only read: DuckDB files open read-only.
+
+    Read-only, DuckDB neither creates the file nor takes its write lock (a
+    read-only open still waits for no one but fails while a load writes it).
+
+    Raises:
+        NoWarehouseError: the DuckDB file does not exist (nothing is created).
+    """
+    if settings.backend != "duckdb":
+        return create_engine(settings)
+    engine = create_engine(settings, connect_args={"read_only": True})
+    require_duckdb_file(engine)
+    return engine
+
+
+@contextmanager
+def reading(
+    engine: sa.Engine, schema: str | None, tables: tuple[sa.Table, ...], action: str
+) -> Iterator[sa.Connection]:
+    """A connection to a built warehouse, driver errors translated (see :func:`translated`).
+
+    Raises:
+        NoWarehouseError: some of ``tables`` are missing from ``schema`` (or the
+            schema itself is).
+        DatabaseError: the database cannot be reached or refused a statement.
+    """
+    with translated(action, engine), engine.connect() as conn:
+        present = set(sa.inspect(conn).get_table_names(schema=schema))
+        missing = tuple(t.name for t in tables if t.name not in present)
+        if missing:
+            where = str(duckdb_file(engine) or describe(engine))
+            if schema:
+                where = f"{where} (schema {schema})"
+            raise NoWarehouseError(where, () if len(missing) == len(tables) else missing)
+        yield conn

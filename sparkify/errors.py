@@ -98,3 +98,39 @@ class FolderNotEmptyError(SparkifyError):
             f"{folder} is not empty; generate into an empty folder (or {remedy} to replace "
             "it), so that old files do not mix with the new ones"
         )
+
+
+class NoWarehouseError(SparkifyError):
+    """The warehouse has not been built: no DuckDB file, or its tables are missing."""
+
+    def __init__(self, where: str, missing: tuple[str, ...] = ()) -> None:
+        self.where = where
+        self.missing = missing
+        detail = f" (missing: {', '.join(missing)})" if missing else ""
+        super().__init__(f"no warehouse at {where}{detail}: run `sparkify create-tables`")
+
+
+class LoadInterrupted(KeyboardInterrupt):
+    """A load stopped by Ctrl-C (SIGINT), saying whether it had committed.
+
+    A ``KeyboardInterrupt``, so whatever catches interrupts still does; the CLI
+    reads ``committed`` to tell the user exactly what the warehouse holds.
+    """
+
+    def __init__(self, run_id: str, *, committed: bool) -> None:
+        self.run_id = run_id
+        self.committed = committed
+        super().__init__(
+            f"interrupted after the load committed (run_id {run_id})"
+            if committed
+            else "interrupted: nothing was committed"
+        )
+
+
+class OutputError(SparkifyError):
+    """A file or folder a command writes cannot be written."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot write {path}: {reason}")

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sparkify import ledger, models, transform
 from sparkify.config import Settings
 from sparkify.counts import first_line, table_counts
-from sparkify.errors import DatabaseError, SparkifyError
+from sparkify.db import is_interrupt
+from sparkify.errors import DatabaseError, LoadInterrupted, SparkifyError
 from sparkify.models import STAGING_TABLES, STAR_TABLES
 from sparkify.staging import ErrorBudget, Progress, Stager, plan_sources, stager_for
 from sparkify.staging.base import NoProgress, Plan
@@ -59,6 +60,7 @@ class LoadReport:
         totals: rows in every staging and star table after the run.
         seconds: wall seconds per step (``plan``, ``staging``, each transform, ``keys``
             where a full load built the fact tables' keys after their rows, ``commit``).
+        committed: the run's COMMIT returned (an interrupt after it loses nothing).
     """
 
     run_id: str
@@ -75,6 +77,7 @@ class LoadReport:
     updated: dict[str, int] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    committed: bool = False
 
     @property
     def total_seconds(self) -> float:
@@ -130,6 +133,7 @@ def run(
         BadRecordError: a bad record, with ``max_errors`` 0 (nothing committed).
         TooManyBadRecordsError: more than ``max_errors`` bad records (nothing committed).
         LoadInProgressError: another load holds the warehouse (nothing done).
+        LoadInterrupted: Ctrl-C; says whether the run had committed.
         SourceError: a source cannot be listed or read (nothing committed).
         DatabaseError: the database refused a statement (nothing committed).
     """
@@ -142,7 +146,7 @@ def run(
         plan = plan or plan_sources(settings, s3)
     budget = ErrorBudget(max_errors)
     session = stager.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
-    with _translated("the load"), session as conn:
+    with _translated("the load"), _interruptible(report), session as conn:
         with report.timed("ledger"):
             known = ledger.read(conn, stager.execute) if mode == "incremental" else {}
             selection = ledger.select_new(plan, known)
@@ -195,6 +199,7 @@ def run(
         progress.begin_step("commit")
         with report.timed("commit"):
             conn.commit()
+            report.committed = True
     return report
 
 
@@ -251,3 +256,16 @@ def _translated(action: str) -> Iterator[None]:
         raise
     except sa.exc.DBAPIError as exc:
         raise DatabaseError(action, first_line(exc)) from exc
+
+
+@contextmanager
+def _interruptible(report: LoadReport) -> Iterator[None]:
+    """Turn Ctrl-C (and DuckDB's interrupted query) into :class:`LoadInterrupted`."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise LoadInterrupted(report.run_id, committed=report.committed) from exc
+    except (sa.exc.DBAPIError, RuntimeError) as exc:
+        if not is_interrupt(exc):
+            raise
+        raise LoadInterrupted(report.run_id, committed=report.committed) from exc

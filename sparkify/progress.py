@@ -14,6 +14,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 
 class RichProgress:
@@ -57,7 +58,8 @@ class RichProgress:
 
     def notice(self, message: str) -> None:
         """Print a message above the bars (shown even when the bars are off)."""
-        self._console.print(f"[yellow]{message}[/]")
+        # The message may name a path or quote a driver: never read it as markup.
+        self._console.print(Text(message, style="yellow"))
 
     def begin_step(self, name: str) -> None:
         """Show the transform step that runs now."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 import time
 from typing import Any
 
@@ -941,7 +940,8 @@ def test_the_end_of_a_deep_value_is_where_its_brackets_close(
 ) -> None:
     from sparkify.records import _NESTING_TOKEN, _Nesting
 
-    starts = [m.start() for m in re.finditer(r"[\[{]", text)]
+    # A value starts at a bracket outside any string (where the splitter starts one).
+    starts = [m.start() for m in _NESTING_TOKEN.finditer(text) if m.group() in ("[", "{")]
     if not starts:
         return
     start = data.draw(st.sampled_from(starts))
