@@ -53,6 +53,35 @@ def _a_number(ctx: click.Context, param: click.Parameter, value: float) -> float
     return value
 
 
+_LOCK_OPTIONS = (
+    click.option(
+        "--wait/--no-wait",
+        default=True,
+        show_default=True,
+        envvar="SPARKIFY_WAIT",
+        help="When another load is in progress, wait for it, or fail at once "
+        "(on Redshift, --no-wait waits up to 1 s: LOCK has no NOWAIT).",
+    ),
+    click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0, max=LOCK_TIMEOUT_MAX),
+        callback=_a_number,
+        default=load.DEFAULT_LOCK_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long --wait waits (on Redshift, the statement_timeout of the LOCK on "
+        "load_ledger).",
+    ),
+)
+
+
+def lock_options(command: F) -> F:
+    """``--wait/--no-wait`` and ``--lock-timeout``: the commands that take the load lock."""
+    for option in reversed(_LOCK_OPTIONS):
+        command = option(command)
+    return command
+
+
 def settings_options(func: F) -> F:
     """Add the settings flags (--config, --database-url, sources, --schema) to a command.
 
@@ -113,21 +142,7 @@ def main() -> None:
 
 @main.command("create-tables")
 @settings_options
-@click.option(
-    "--wait/--no-wait",
-    default=True,
-    show_default=True,
-    envvar="SPARKIFY_WAIT",
-    help="When a load is in progress, wait for it to finish, or fail at once.",
-)
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=load.DEFAULT_LOCK_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long --wait waits.",
-)
+@lock_options
 def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
     """Drop and recreate every warehouse table through the migrations.
 
@@ -190,23 +205,7 @@ def _no_new_file(path: Path | None) -> Iterator[None]:
     show_default=True,
     help="Skip up to N bad records (recorded in load_errors) instead of stopping at the first.",
 )
-@click.option(
-    "--wait/--no-wait",
-    default=True,
-    show_default=True,
-    envvar="SPARKIFY_WAIT",
-    help="When another load is in progress, wait for it, or fail at once "
-    "(on Redshift, --no-wait waits up to 1 s: LOCK has no NOWAIT).",
-)
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0, max=LOCK_TIMEOUT_MAX),
-    callback=_a_number,
-    default=load.DEFAULT_LOCK_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long --wait waits (on Redshift, the statement_timeout of the LOCK on load_ledger).",
-)
+@lock_options
 @click.option(
     "--progress/--no-progress",
     default=None,
