@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time as clock
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -22,9 +22,9 @@ from sparkify.config import Settings
 from sparkify.counts import first_line, table_counts
 from sparkify.db import is_interrupt
 from sparkify.errors import DatabaseError, LoadInterrupted, SparkifyError
-from sparkify.models import STAGING_TABLES, STAR_TABLES
+from sparkify.models import STAR_TABLES
 from sparkify.staging import ErrorBudget, Progress, Stager, plan_sources, stager_for
-from sparkify.staging.base import NoProgress, Plan
+from sparkify.staging.base import NoProgress, Plan, StageResult, StepCounts
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -78,6 +78,28 @@ class LoadReport:
     totals: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     committed: bool = False
+
+    def selected(self, selection: ledger.Selection) -> None:
+        """Record what the ledger selected for staging."""
+        self.new_objects = selection.new
+        self.changed_objects = selection.changed
+        self.skipped_objects = selection.skipped
+
+    def staged_from(self, results: Sequence[StageResult], budget: ErrorBudget) -> None:
+        """Record what staging did, per staging table, and the bad records skipped."""
+        for result in results:
+            self.objects[result.table] = result.objects
+            self.bytes[result.table] = result.size
+            self.staged[result.table] = result.rows
+        self.skipped = budget.skipped
+
+    def merged(self, step: transform.Step, counts: StepCounts) -> None:
+        """Add a merge step's rows to its table's inserted and updated counts."""
+        name = step.table.name
+        if isinstance(step.build(), sa.Update):
+            self.updated[name] = self.updated.get(name, 0) + counts.updated
+        else:
+            self.inserted[name] = self.inserted.get(name, 0) + counts.inserted
 
     @property
     def total_seconds(self) -> float:
@@ -141,61 +163,41 @@ def run(
         raise ValueError(f"unknown load mode {mode!r}")
     progress = progress or NoProgress()
     report = LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
-    stager = stager or stager_for(settings.backend)
+    backend = stager or stager_for(settings.backend)
     with report.timed("plan"):
         plan = plan or plan_sources(settings, s3)
-    budget = ErrorBudget(max_errors)
-    session = stager.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
+    session = backend.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
     with _translated("the load"), _interruptible(report), session as conn:
+        # What to stage: every object, or those the ledger has not seen as they are now.
         with report.timed("ledger"):
-            known = ledger.read(conn, stager.execute) if mode == "incremental" else {}
+            known = ledger.read(conn, backend.execute) if mode == "incremental" else {}
             selection = ledger.select_new(plan, known)
-        report.new_objects = selection.new
-        report.changed_objects = selection.changed
-        report.skipped_objects = selection.skipped
+        report.selected(selection)
+        # Staging: COPY (or its emulation) of the selected objects; bad records counted.
+        budget = ErrorBudget(max_errors)
         with report.timed("staging"):
-            results = stager.stage(
-                conn,
-                selection.plan,
-                settings,
-                budget=budget,
-                run_id=report.run_id,
-                progress=progress,
-                client=s3,
-            )
-        for result in results:
-            report.objects[result.table] = result.objects
-            report.bytes[result.table] = result.size
-            report.staged[result.table] = result.rows
-        report.skipped = budget.skipped
-        staged_events = report.staged.get("staging_events", 0)
-        with report.timed("analyze"):
-            stager.analyze(conn, *STAGING_TABLES)
-            stager.prepare_transforms(conn, staged_events)
-        deferred: list[sa.Constraint] = []
-        if mode == "full":
-            _clear_star(conn, report, stager)
-            deferred = _defer_keys(conn, report, stager)
-        parts = stager.parts(staged_events)
-        steps = [s for s in transform.STEPS if mode == "incremental" or s.in_full_load]
-        _merge(conn, report, steps, progress.begin_step, parts, stager)
-        with report.timed("analyze"):
-            stager.after_transforms(conn)
-        if deferred:
-            progress.begin_step("keys")
-            with report.timed("keys"):
-                stager.restore_keys(conn, deferred)
+            staged = backend.stage(
+                conn, selection.plan, settings, budget=budget, run_id=report.run_id,
+                progress=progress, client=s3,
+            )  # fmt: skip
+        report.staged_from(staged, budget)
+        # The star: a full load empties it first; every rule is one merge step.
+        with backend.transforming(conn, report.staged.get("staging_events", 0), report.timed):
+            if mode == "full":
+                _clear_star(conn, report, backend)
+            facts = FACT_TABLES if mode == "full" else ()
+            with backend.keys_deferred(conn, facts, report.timed, progress.begin_step):
+                for step in (s for s in transform.STEPS if mode == "incremental" or s.in_full_load):
+                    progress.begin_step(step.name)
+                    with report.timed(step.name):
+                        report.merged(step, backend.run_step(conn, step))
+        # The ledger, then one COMMIT for all of it.
         with report.timed("ledger"):
             ledger.record(
-                conn,
-                selection.plan,
-                report.run_id,
-                replace_all=mode == "full",
-                known=known,
-                insert_rows=stager.insert_rows,
-                run=stager.execute,
-            )
-        report.totals = table_counts(conn, stager.execute)
+                conn, selection.plan, report.run_id, replace_all=mode == "full", known=known,
+                insert_rows=backend.insert_rows, run=backend.execute,
+            )  # fmt: skip
+        report.totals = table_counts(conn, backend.execute)
         progress.begin_step("commit")
         with report.timed("commit"):
             conn.commit()
@@ -203,48 +205,11 @@ def run(
     return report
 
 
-def _clear_star(conn: sa.Connection, report: LoadReport, stager: Stager) -> None:
+def _clear_star(conn: sa.Connection, report: LoadReport, backend: Stager) -> None:
     """A full load rebuilds the star tables: empty them (inside the transaction)."""
     with report.timed("clear star tables"):
         for table in reversed(STAR_TABLES):
-            stager.execute(conn, sa.delete(table))
-
-
-def _defer_keys(conn: sa.Connection, report: LoadReport, stager: Stager) -> list[sa.Constraint]:
-    """A full load into emptied fact tables builds their keys after the rows (PostgreSQL)."""
-    start = clock.perf_counter()
-    deferred = stager.defer_keys(conn, FACT_TABLES)
-    if deferred:
-        report.seconds["keys"] = clock.perf_counter() - start
-    return deferred
-
-
-def _merge(
-    conn: sa.Connection,
-    report: LoadReport,
-    steps: Sequence[transform.Step],
-    begin_step: Callable[[str], None],
-    parts: int,
-    stager: Stager,
-) -> None:
-    ranges: list[transform.TsRange] = []  # found by the first step over ts ranges
-    for step in steps:
-        begin_step(step.name)
-        with report.timed(step.name):
-            if parts <= 1 or step.shares is None:
-                statements = [step.build()]
-            elif step.shares == "user_id":
-                statements = [step.build(transform.Part(i, parts)) for i in range(parts)]
-            else:
-                if not ranges:
-                    lowest = stager.execute(conn, transform.ts_bounds(parts)).scalars().all()
-                    ranges = transform.ts_ranges(lowest)
-                statements = [step.build(share) for share in ranges]
-            for statement in statements:
-                stager.release_memory(conn)
-                count = stager.execute(conn, statement).rowcount
-                target = report.updated if isinstance(statement, sa.Update) else report.inserted
-                target[step.table.name] = target.get(step.table.name, 0) + max(count, 0)
+            backend.execute(conn, sa.delete(table))
 
 
 @contextmanager

@@ -256,7 +256,7 @@ class LoadError(Base):
     """A bad source record skipped under ``--max-errors``, kept for inspection.
 
     The stand-ins' counterpart of Redshift's ``sys_load_error_detail``. Texts are
-    stored alike on every backend (``sparkify.records.storable_text``): a NUL
+    stored alike on every backend (``sparkify.staging.records.storable_text``): a NUL
     character as U+FFFD, since PostgreSQL's text cannot hold NUL, and cut to
     1024 bytes of UTF-8.
     """

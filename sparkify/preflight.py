@@ -20,7 +20,6 @@ import orjson
 from sparkify.errors import SourceError
 from sparkify.jsonpaths import parse_jsonpaths
 from sparkify.models import EVENT_KEYS, SONG_KEYS, staging_events
-from sparkify.records import NESTED_TOO_DEEPLY, NOT_AN_OBJECT, split_records
 from sparkify.sources import (
     SourceObject,
     bucket_region,
@@ -30,6 +29,7 @@ from sparkify.sources import (
     s3_client,
     split_s3_uri,
 )
+from sparkify.staging.records import NESTED_TOO_DEEPLY, NOT_AN_OBJECT, split_records
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -153,7 +153,7 @@ def _check_song(data: bytes) -> tuple[str | None, str]:
     """Check a song file: one or more JSON objects (concatenated or one per line).
 
     The file is split into records as the loaders split it
-    (:func:`~sparkify.records.split_records`), so a record they would find
+    (:func:`~sparkify.staging.records.split_records`), so a record they would find
     malformed, or nested too deeply, is reported here too.
     """
     try:

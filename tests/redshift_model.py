@@ -37,10 +37,10 @@ from sparkify import schema
 from sparkify.db import engine_for_url
 from sparkify.errors import BadRecordError
 from sparkify.models import staging_events, staging_songs
-from sparkify.records import RowBuilder
 from sparkify.sources import stream_sources
 from sparkify.staging.base import Plan, TableSources
 from sparkify.staging.postgres import PostgresStager
+from sparkify.staging.records import RowBuilder
 from sparkify.staging.redshift import RedshiftStager
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.sql.base import Executable
@@ -16,13 +16,15 @@ from sparkify.config import Settings
 from sparkify.errors import BadRecordError, TooManyBadRecordsError
 from sparkify.execute import Execute, execute
 from sparkify.jsonpaths import JsonPath, parse_jsonpaths
-from sparkify.models import EVENT_KEYS, load_errors, staging_events, staging_songs
-from sparkify.records import event_builder, song_builder, storable_text
-from sparkify.sources import Listing, iter_sources, read_one, stream_sources
+from sparkify.models import EVENT_KEYS, STAGING_TABLES, load_errors, staging_events, staging_songs
+from sparkify.sources import Listing, iter_sources, read_one
+from sparkify.staging.records import storable_text
 from sparkify.staging.sql_names import qualified_name
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from sparkify.transform import Step
 
 
 T = TypeVar("T")
@@ -169,7 +171,7 @@ class ErrorBudget:
     def record(self, conn: sa.Connection, run_id: str, run: Execute = execute) -> None:
         """Insert the skipped records into ``load_errors`` (in the load's transaction).
 
-        Every text is stored as :func:`~sparkify.records.storable_text` makes it,
+        Every text is stored as :func:`~sparkify.staging.records.storable_text` makes it,
         the same on every backend: a NUL character as U+FFFD (PostgreSQL's text
         cannot hold NUL), cut to the column's 1024 bytes. Multi-row INSERTs of
         1,000 rows: one statement each, as Redshift takes them (text, no parameters).
@@ -209,8 +211,22 @@ class StageResult:
     rows: int
 
 
+#: Times a block of a load as one of its steps (``LoadReport.timed``).
+Timed = Callable[[str], AbstractContextManager[None]]
+
+
+class StepCounts(NamedTuple):
+    """Rows a merge step inserted and updated."""
+
+    inserted: int = 0
+    updated: int = 0
+
+
 class Stager(Protocol):
-    """Loads a plan's objects into the staging tables, inside the caller's transaction."""
+    """A backend as the loader sees it: the loader owns the order of steps and the
+    transaction; a backend stages, runs statements, and says what it needs around
+    the merges. Everything else is the backend's own business.
+    """
 
     def execute(self, conn: sa.Connection, statement: Executable) -> sa.CursorResult[Any]:
         """Run one statement of the load the way this backend takes it."""
@@ -232,44 +248,6 @@ class Stager(Protocol):
         """Run a read-only ``query``; tell ``notify`` when it waits for a load."""
         ...
 
-    def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
-        """Refresh planner statistics of tables just filled (where the backend needs it)."""
-        ...
-
-    def prepare_transforms(self, conn: sa.Connection, staged_events: int) -> None:
-        """Build what the transforms of ``staged_events`` events need for one load only."""
-        ...
-
-    def after_transforms(self, conn: sa.Connection) -> None:
-        """Before commit: drop what :meth:`prepare_transforms` built."""
-        ...
-
-    def insert_rows(
-        self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]
-    ) -> None:
-        """Insert many rows fast (the backend's bulk path), inside the transaction."""
-        ...
-
-    def parts(self, staged_events: int) -> int:
-        """In how many parts to run the merges over ``staged_events`` events (1: whole)."""
-        ...
-
-    def release_memory(self, conn: sa.Connection) -> None:
-        """Before a merge statement: give back what the backend keeps cached in the process."""
-        ...
-
-    def defer_keys(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> list[sa.Constraint]:
-        """Before inserts into emptied ``tables``: drop the keys they enforce with indexes.
-
-        Returns the constraints dropped, for :meth:`restore_keys` (none where the
-        backend has no such indexes).
-        """
-        ...
-
-    def restore_keys(self, conn: sa.Connection, constraints: Sequence[sa.Constraint]) -> None:
-        """After the inserts: create the keys :meth:`defer_keys` dropped (checking them)."""
-        ...
-
     def stage(
         self,
         conn: sa.Connection,
@@ -282,6 +260,32 @@ class Stager(Protocol):
         client: S3Client | None = None,
     ) -> list[StageResult]:
         """Empty the staging tables and load the plan into them."""
+        ...
+
+    def transforming(
+        self, conn: sa.Connection, staged_events: int, timed: Timed
+    ) -> AbstractContextManager[None]:
+        """Around the merges of ``staged_events`` events: what they need for this load only."""
+        ...
+
+    def keys_deferred(
+        self,
+        conn: sa.Connection,
+        tables: Sequence[sa.Table],
+        timed: Timed,
+        begin_step: Callable[[str], None],
+    ) -> AbstractContextManager[None]:
+        """Around inserts into emptied ``tables``: their keys built after the rows, if it pays."""
+        ...
+
+    def run_step(self, conn: sa.Connection, step: Step) -> StepCounts:
+        """Run one merge step (whole, or in the parts the backend needs)."""
+        ...
+
+    def insert_rows(
+        self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]
+    ) -> None:
+        """Insert many rows fast (the backend's bulk path), inside the transaction."""
         ...
 
 
@@ -359,25 +363,38 @@ class LockingStager:
             columns = ", ".join(c.name for c in table.columns if c.name in PLANNED_COLUMNS)
             self.execute(conn, sa.text(f"ANALYZE {qualified_name(conn, table)} ({columns})"))
 
-    def prepare_transforms(self, conn: sa.Connection, staged_events: int) -> None:
-        """Nothing to build: Redshift has no indexes; DuckDB reads row groups by ts."""
+    @contextmanager
+    def transforming(self, conn: sa.Connection, staged_events: int, timed: Timed) -> Iterator[None]:
+        """Statistics of the staging tables just filled; nothing else to build or drop."""
+        with timed("analyze"):
+            self.analyze(conn, *STAGING_TABLES)
+        yield
 
-    def after_transforms(self, conn: sa.Connection) -> None:
-        """Nothing was built for the transforms."""
-
-    def parts(self, staged_events: int) -> int:
-        """One part: PostgreSQL and Redshift plan and spill a whole batch well."""
-        return 1
-
-    def release_memory(self, conn: sa.Connection) -> None:
-        """Nothing: PostgreSQL and Redshift cache in their servers, not in this process."""
-
-    def defer_keys(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> list[sa.Constraint]:
+    @contextmanager
+    def keys_deferred(
+        self,
+        conn: sa.Connection,
+        tables: Sequence[sa.Table],
+        timed: Timed,
+        begin_step: Callable[[str], None],
+    ) -> Iterator[None]:
         """Nothing: Redshift's keys are informational, DuckDB's fact tables have none (0003)."""
-        return []
+        yield
 
-    def restore_keys(self, conn: sa.Connection, constraints: Sequence[sa.Constraint]) -> None:
-        """Nothing to restore."""
+    def run_step(self, conn: sa.Connection, step: Step) -> StepCounts:
+        """The step as one statement: PostgreSQL and Redshift plan and spill a whole batch well."""
+        return self.run_statements(conn, [step.build()])
+
+    def run_statements(self, conn: sa.Connection, statements: Iterable[Executable]) -> StepCounts:
+        """Run a step's statements; count the rows they inserted and updated."""
+        inserted = updated = 0
+        for statement in statements:
+            count = max(self.execute(conn, statement).rowcount, 0)
+            if isinstance(statement, sa.Update):
+                updated += count
+            else:
+                inserted += count
+        return StepCounts(inserted, updated)
 
     def insert_rows(
         self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]
@@ -385,68 +402,3 @@ class LockingStager:
         """Multi-row INSERTs of 1,000 rows (Redshift's bind-parameter limit is 32,767)."""
         for batch in chunks(rows, 1000):
             self.execute(conn, sa.insert(table).values(list(batch)))
-
-
-# -- COPY's emulation, shared by PostgreSQL and DuckDB ----------------------------------
-
-RowSink = Callable[[tuple[Any, ...]], None]
-
-
-class EmulatedStager(LockingStager):
-    """Parses the objects in Python (COPY's semantics) and hands rows to a backend sink.
-
-    Subclasses provide :meth:`clear` and :meth:`sink`.
-    """
-
-    def clear(self, conn: sa.Connection, table: sa.Table) -> None:
-        """Remove every row of a staging table, inside the transaction."""
-        conn.execute(sa.delete(table))
-
-    def sink(self, conn: sa.Connection, table: sa.Table) -> AbstractContextManager[RowSink]:
-        """A context whose value takes rows of ``table`` in column order."""
-        raise NotImplementedError
-
-    def insert_rows(
-        self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]
-    ) -> None:
-        """Insert many rows through the staging bulk path (COPY, read_json)."""
-        names = [column.name for column in table.columns]
-        with self.sink(conn, table) as write:
-            for row in rows:
-                write(tuple(row[name] for name in names))
-
-    def stage(
-        self,
-        conn: sa.Connection,
-        plan: Plan,
-        settings: Settings,
-        *,
-        budget: ErrorBudget,
-        run_id: str,
-        progress: Progress,
-        client: S3Client | None = None,
-    ) -> list[StageResult]:
-        """Empty both staging tables and stream every planned object into them."""
-        results = []
-        builders = {
-            "staging_songs": song_builder(),
-            "staging_events": event_builder(plan.jsonpaths),
-        }
-        for sources in plan.tables:
-            table = sources.table
-            builder = builders[table.name]
-            self.clear(conn, table)
-            progress.begin_table(table.name, len(sources.objects), sources.size)
-            rows = 0
-            with self.sink(conn, table) as write:
-                for obj, blocks in stream_sources(sources.objects, client=client):
-                    for row in builder.rows(blocks, obj.uri):
-                        if isinstance(row, BadRecordError):
-                            budget.add(table.name, row)
-                        else:
-                            write(row)
-                            rows += 1
-                    progress.advance(1, obj.size)
-            results.append(StageResult(table.name, len(sources.objects), sources.size, rows))
-        budget.record(conn, run_id)
-        return results

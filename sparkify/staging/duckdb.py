@@ -18,14 +18,19 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
 
 from sparkify.errors import LoadInProgressError
-from sparkify.staging.base import EmulatedStager, RowSink
+from sparkify.parts import TsRange, split, ts_bounds, ts_ranges
+from sparkify.staging.base import StepCounts, Timed
+from sparkify.staging.emulated import EmulatedStager, RowSink
 from sparkify.staging.sql_names import qualified_name
+
+if TYPE_CHECKING:
+    from sparkify.transform import Step
 
 _DUCK_TYPES = (
     (sa.SmallInteger, "SMALLINT"),
@@ -148,12 +153,17 @@ def _memory_capped(conn: sa.Connection) -> Iterator[None]:
 class DuckDBStager(EmulatedStager):
     """Stages into DuckDB through a temporary NDJSON file, in the load's transaction."""
 
-    def analyze(self, conn: sa.Connection, *tables: sa.Table) -> None:
-        """Nothing to do: DuckDB's optimizer reads table cardinalities directly."""
+    @contextmanager
+    def transforming(self, conn: sa.Connection, staged_events: int, timed: Timed) -> Iterator[None]:
+        """Decide in how many parts the merges run (:meth:`run_step`); no statistics needed."""
+        self._parts = max(1, -(-staged_events // EVENTS_PER_PART))
+        self._ranges: list[TsRange] | None = None
+        yield
 
-    def parts(self, staged_events: int) -> int:
-        """One part per :data:`EVENTS_PER_PART` staged events.
+    def run_step(self, conn: sa.Connection, step: Step) -> StepCounts:
+        """The step in parts (:func:`sparkify.parts.split`), each from an evicted cache.
 
+        One part per :data:`EVENTS_PER_PART` staged events.
         A DuckDB statement holds its whole working set (window partitions, hash
         tables) in memory unless pressed: over 5M events the songplays merge
         alone peaked at 2.5 GB, against 0.7 GB in parts of 500k events, in the
@@ -162,9 +172,22 @@ class DuckDBStager(EmulatedStager):
         ("Invalid unicode (byte sequence mismatch) detected in segment
         statistics update", reproduced outside sparkify) where the parts succeed.
         The users merges take shares of user_id; songplays and time take ranges
-        of ts (:class:`sparkify.transform.TsRange`).
+        of ts (:class:`sparkify.parts.TsRange`).
         """
-        return max(1, -(-staged_events // EVENTS_PER_PART))
+        statements = split(step, self._parts, lambda: self._ts_ranges(conn))
+        counts = StepCounts()
+        for statement in statements:
+            self.release_memory(conn)
+            done = self.run_statements(conn, [statement])
+            counts = StepCounts(counts.inserted + done.inserted, counts.updated + done.updated)
+        return counts
+
+    def _ts_ranges(self, conn: sa.Connection) -> list[TsRange]:
+        """The ts ranges of this load's parts, found once (NTILE over the staged plays)."""
+        if self._ranges is None:
+            lowest = self.execute(conn, ts_bounds(self._parts)).scalars().all()
+            self._ranges = ts_ranges(lowest)
+        return self._ranges
 
     def release_memory(self, conn: sa.Connection) -> None:
         """Evict DuckDB's cache before a merge statement: the limit drops, then comes back.

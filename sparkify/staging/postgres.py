@@ -12,9 +12,10 @@ from psycopg import sql
 from psycopg.errors import LockNotAvailable
 
 from sparkify.errors import LoadInProgressError, SparkifyError
-from sparkify.models import staging_events
-from sparkify.staging.base import EmulatedStager, RowSink, T
-from sparkify.staging.sql_names import qualified_name, schema_of
+from sparkify.models import STAGING_TABLES, staging_events
+from sparkify.staging.base import T, Timed
+from sparkify.staging.emulated import EmulatedStager, RowSink
+from sparkify.staging.sql_names import schema_of
 
 _PG_TYPES = (
     (sa.SmallInteger, "int2"),
@@ -27,8 +28,13 @@ _PG_TYPES = (
 )
 
 
-#: The index :meth:`PostgresStager.prepare_transforms` builds on ``staging_events.ts`` for one load.
+#: The index :meth:`PostgresStager.transforming` builds on ``staging_events.ts`` for one load.
 TS_INDEX = "sparkify_load_staging_events_ts"
+#: That index, on a table object of its own: the models' metadata never holds it.
+_TS_INDEX = sa.Index(
+    TS_INDEX,
+    sa.Table(staging_events.name, sa.MetaData(), sa.Column("ts", sa.BigInteger)).c.ts,
+)
 #: Staged events from which that index pays (below, the dedup sort fits in ``work_mem``).
 TS_INDEX_MIN_ROWS = 300_000
 
@@ -154,8 +160,9 @@ class PostgresStager(EmulatedStager):
             "until then (a full refresh also holds songplays and time)"
         )
 
-    def prepare_transforms(self, conn: sa.Connection, staged_events: int) -> None:
-        """Index a big batch of ``staging_events`` on ts (after ANALYZE).
+    @contextmanager
+    def transforming(self, conn: sa.Connection, staged_events: int, timed: Timed) -> Iterator[None]:
+        """Statistics, then an index on ``staging_events.ts`` for a big batch, dropped after.
 
         The songplays dedup window partitions by ts first. Log files hold a day
         each, in ts order, so the staged events are nearly in ts order and an
@@ -169,25 +176,27 @@ class PostgresStager(EmulatedStager):
         :data:`TS_INDEX_MIN_ROWS` events (a day's file of a 5M-event month holds
         about 170k) sorts within ``work_mem`` anyway: no index then (100k
         events: 0.03 s saved). The index is dropped before the load commits
-        (:meth:`after_transforms`): the warehouse's schema stays the migrations'.
+        (on leaving this context): the warehouse's schema stays the migrations'.
         """
-        if staged_events >= TS_INDEX_MIN_ROWS:
-            conn.execute(
-                sa.text(
-                    f"CREATE INDEX IF NOT EXISTS {TS_INDEX} "
-                    f"ON {qualified_name(conn, staging_events)} (ts)"
-                )
-            )
+        big = staged_events >= TS_INDEX_MIN_ROWS
+        with timed("analyze"):
+            self.analyze(conn, *STAGING_TABLES)
+            if big:
+                conn.execute(sa.schema.CreateIndex(_TS_INDEX, if_not_exists=True))
+        yield
+        if big:  # a failed load rolls back, the index with it
+            with timed("analyze"):
+                conn.execute(sa.schema.DropIndex(_TS_INDEX, if_exists=True))
 
-    def after_transforms(self, conn: sa.Connection) -> None:
-        """Drop the transient ts index of ``staging_events``."""
-        schema = schema_of(conn, staging_events)
-        preparer = conn.dialect.identifier_preparer
-        name = f"{preparer.quote_schema(schema)}.{TS_INDEX}" if schema else TS_INDEX
-        conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
-
-    def defer_keys(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> list[sa.Constraint]:
-        """Drop the primary and unique keys of ``tables`` (emptied by a full load).
+    @contextmanager
+    def keys_deferred(
+        self,
+        conn: sa.Connection,
+        tables: Sequence[sa.Table],
+        timed: Timed,
+        begin_step: Callable[[str], None],
+    ) -> Iterator[None]:
+        """The keys of ``tables`` (emptied by a full load) dropped, then built after the inserts.
 
         Building a btree once over the rows is cheaper than maintaining it row
         by row: inserting 4.3M songplays and times took 27.9 s with their keys
@@ -204,16 +213,17 @@ class PostgresStager(EmulatedStager):
             for constraint in table.constraints
             if isinstance(constraint, sa.PrimaryKeyConstraint | sa.UniqueConstraint)
         ]
-        for constraint in keys:
-            conn.execute(sa.schema.DropConstraint(constraint))
-        return keys
-
-    def restore_keys(self, conn: sa.Connection, constraints: Sequence[sa.Constraint]) -> None:
-        """Create the keys again; a duplicate key fails the load (nothing is committed)."""
-        for constraint in constraints:
-            # isolate_from_table=True (the default) would leave the constraint out of
-            # its table's CREATE TABLE for the rest of the process.
-            conn.execute(sa.schema.AddConstraint(constraint, isolate_from_table=False))
+        with timed("keys"):
+            for constraint in keys:
+                conn.execute(sa.schema.DropConstraint(constraint))
+        yield
+        if keys:
+            begin_step("keys")
+            with timed("keys"):
+                for constraint in keys:
+                    # isolate_from_table=True (the default) would leave the constraint
+                    # out of its table's CREATE TABLE for the rest of the process.
+                    conn.execute(sa.schema.AddConstraint(constraint, isolate_from_table=False))
 
     def clear(self, conn: sa.Connection, table: sa.Table) -> None:
         """TRUNCATE: transactional on PostgreSQL, and cheaper than DELETE."""

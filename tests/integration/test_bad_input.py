@@ -30,7 +30,7 @@ from sparkify.cli import main
 from sparkify.config import Settings, load_settings
 from sparkify.db import engine_for_url
 from sparkify.errors import BadRecordError, SourceError, TooManyBadRecordsError
-from sparkify.records import raw_text
+from sparkify.staging.records import raw_text
 from tests.sourcedata import (
     event,
     event_line,

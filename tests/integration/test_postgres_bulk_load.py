@@ -9,7 +9,9 @@ a committed or rolled-back warehouse has exactly the migrations' schema.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +19,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 
 from sparkify import load
-from sparkify.models import songplays, time
+from sparkify.models import songplays, staging_events, time
 from sparkify.staging import postgres
+from sparkify.staging.base import StepCounts
+from sparkify.transform import Step
 from sparkify.staging.postgres import TS_INDEX, PostgresStager
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, schema_diff, schema_name, settings_for, star_snapshot
@@ -118,8 +122,10 @@ def test_a_full_load_failing_after_the_keys_were_dropped_leaves_them_and_the_row
     before = star_snapshot(warehouse)
 
     class FailingStager(PostgresStager):
-        def restore_keys(self, conn: sa.Connection, constraints: object) -> None:
-            raise RuntimeError("the server went away")
+        def run_step(self, conn: sa.Connection, step: Step) -> StepCounts:
+            if step.name == "time":  # the keys are dropped, songplays inserted
+                raise RuntimeError("the server went away")
+            return super().run_step(conn, step)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(load, "stager_for", lambda backend: FailingStager())
@@ -133,19 +139,21 @@ def test_building_a_key_over_duplicate_rows_fails(warehouse: sa.Engine) -> None:
     stager = PostgresStager()
     play = {"start_time": dt.datetime(2018, 11, 1), "user_id": 1, "session_id": 2}
     with warehouse.connect() as conn, conn.begin():
-        keys = stager.defer_keys(conn, (songplays, time))
-        assert {k.name for k in keys} == {name for _, name, _, _ in FACT_KEYS}
-        conn.execute(sa.insert(songplays), [play, play])
-        with pytest.raises(sa.exc.IntegrityError, match="uq_songplays"):
-            stager.restore_keys(conn, keys)
+        with pytest.raises(sa.exc.IntegrityError, match="uq_songplays"):  # noqa: SIM117
+            with stager.keys_deferred(conn, (songplays, time), untimed, ignore):
+                assert fact_keys_of(conn) == []
+                conn.execute(sa.insert(songplays), [play, play])
     assert fact_keys(warehouse) == FACT_KEYS
 
 
 def test_queries_on_the_fact_tables_wait_while_their_keys_are_deferred(
     warehouse: sa.Engine,
 ) -> None:
-    with warehouse.connect() as loader, loader.begin():
-        PostgresStager().defer_keys(loader, (songplays, time))
+    with warehouse.connect() as loader, loader.begin(), ExitStack() as deferred:
+        deferred.enter_context(
+            PostgresStager().keys_deferred(loader, (songplays, time), untimed, ignore)
+        )
+        deferred.pop_all()  # the keys stay dropped: the transaction rolls back
         with warehouse.connect() as reader, reader.begin():
             reader.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
             with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
@@ -165,25 +173,25 @@ def test_after_a_load_the_schema_is_the_migrations_one(
 
 
 def test_a_small_batch_gets_no_ts_index(warehouse: sa.Engine) -> None:
-    with warehouse.connect() as conn, conn.begin():
-        PostgresStager().prepare_transforms(conn, postgres.TS_INDEX_MIN_ROWS - 1)
-        indexes = conn.execute(
-            sa.text("SELECT count(*) FROM pg_indexes WHERE indexname = :name"), {"name": TS_INDEX}
-        ).scalar()
+    with warehouse.connect() as conn, conn.begin():  # noqa: SIM117
+        with PostgresStager().transforming(conn, postgres.TS_INDEX_MIN_ROWS - 1, untimed):
+            indexes = conn.execute(
+                sa.text("SELECT count(*) FROM pg_indexes WHERE indexname = :name"),
+                {"name": TS_INDEX},
+            ).scalar()
     assert indexes == 0
 
 
-def test_the_ts_index_lives_from_prepare_to_the_end_of_the_transforms(
-    warehouse: sa.Engine,
-) -> None:
+def test_the_ts_index_lives_as_long_as_the_transforms(warehouse: sa.Engine) -> None:
     stager = PostgresStager()
     with warehouse.connect() as conn, conn.begin():
-        stager.prepare_transforms(conn, postgres.TS_INDEX_MIN_ROWS)
-        indexes = conn.execute(
-            sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": TS_INDEX}
-        ).scalars()
-        assert [d.endswith("staging_events USING btree (ts)") for d in indexes] == [True]
-        stager.after_transforms(conn)
+        with stager.transforming(conn, postgres.TS_INDEX_MIN_ROWS, untimed):
+            indexes = conn.execute(
+                sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                {"name": TS_INDEX},
+            ).scalars()
+            assert [d.endswith("staging_events USING btree (ts)") for d in indexes] == [True]
+        assert TS_INDEX not in {index.name for index in staging_events.indexes}
         left = conn.execute(
             sa.text("SELECT count(*) FROM pg_indexes WHERE indexname = :name"), {"name": TS_INDEX}
         ).scalar()
@@ -196,7 +204,7 @@ def test_a_failed_load_leaves_no_ts_index(
     monkeypatch.setattr(postgres, "TS_INDEX_MIN_ROWS", 1)
 
     class FailingStager(PostgresStager):
-        def after_transforms(self, conn: sa.Connection) -> None:
+        def run_step(self, conn: sa.Connection, step: Step) -> StepCounts:
             raise RuntimeError("killed")
 
     with pytest.MonkeyPatch.context() as mp:
@@ -205,3 +213,24 @@ def test_a_failed_load_leaves_no_ts_index(
             load.run(warehouse, settings_for(warehouse, sources))
     assert TS_INDEX not in staging_indexes(warehouse)
     assert schema_diff(warehouse) == []
+
+
+def untimed(step: str) -> AbstractContextManager[None]:
+    """A ``timed`` that measures nothing."""
+    return nullcontext()
+
+
+def ignore(step: str) -> None:
+    """A ``begin_step`` that shows nothing."""
+
+
+def fact_keys_of(conn: sa.Connection) -> list[Any]:
+    """The primary and unique keys of songplays and time, as this transaction sees them."""
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT conname FROM pg_constraint WHERE conrelid IN "
+                "(CAST('songplays' AS regclass), CAST('time' AS regclass)) AND contype IN ('p', 'u')"
+            )
+        ).scalars()
+    )

@@ -18,7 +18,7 @@ from sparkify.errors import BadRecordError
 from sparkify.jsonpaths import parse_jsonpaths, parse_path
 from sparkify.models import EVENT_KEYS as _EVENT_KEYS
 from sparkify.models import LONG_TEXT, TEXT, TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
-from sparkify.records import (
+from sparkify.staging.records import (
     RAW_LINE_BYTES,
     BadValue,
     Record,
@@ -938,7 +938,7 @@ def test_many_deep_values_that_never_close_are_split_in_linear_time() -> None:
 def test_the_end_of_a_deep_value_is_where_its_brackets_close(
     text: str, data: st.DataObject
 ) -> None:
-    from sparkify.records import _NESTING_TOKEN, _Nesting
+    from sparkify.staging.records import _NESTING_TOKEN, _Nesting
 
     # A value starts at a bracket outside any string (where the splitter starts one).
     starts = [m.start() for m in _NESTING_TOKEN.finditer(text) if m.group() in ("[", "{")]

@@ -1,0 +1,85 @@
+"""COPY's emulation, shared by the PostgreSQL and DuckDB stagers.
+
+The objects are parsed in Python with COPY's semantics (:mod:`sparkify.staging.records`)
+and the rows handed to a backend sink (binary COPY FROM STDIN, DuckDB's reader).
+Redshift runs the real COPY and borrows nothing from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from sparkify.config import Settings
+from sparkify.errors import BadRecordError
+from sparkify.sources import stream_sources
+from sparkify.staging.base import ErrorBudget, LockingStager, Plan, Progress, StageResult
+from sparkify.staging.records import event_builder, song_builder
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+RowSink = Callable[[tuple[Any, ...]], None]
+
+
+class EmulatedStager(LockingStager):
+    """Parses the objects in Python (COPY's semantics) and hands rows to a backend sink.
+
+    Subclasses provide :meth:`clear` and :meth:`sink`.
+    """
+
+    def clear(self, conn: sa.Connection, table: sa.Table) -> None:
+        """Remove every row of a staging table, inside the transaction."""
+        conn.execute(sa.delete(table))
+
+    def sink(self, conn: sa.Connection, table: sa.Table) -> AbstractContextManager[RowSink]:
+        """A context whose value takes rows of ``table`` in column order."""
+        raise NotImplementedError
+
+    def insert_rows(
+        self, conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]
+    ) -> None:
+        """Insert many rows through the staging bulk path (COPY, read_json)."""
+        names = [column.name for column in table.columns]
+        with self.sink(conn, table) as write:
+            for row in rows:
+                write(tuple(row[name] for name in names))
+
+    def stage(
+        self,
+        conn: sa.Connection,
+        plan: Plan,
+        settings: Settings,
+        *,
+        budget: ErrorBudget,
+        run_id: str,
+        progress: Progress,
+        client: S3Client | None = None,
+    ) -> list[StageResult]:
+        """Empty both staging tables and stream every planned object into them."""
+        results = []
+        builders = {
+            "staging_songs": song_builder(),
+            "staging_events": event_builder(plan.jsonpaths),
+        }
+        for sources in plan.tables:
+            table = sources.table
+            builder = builders[table.name]
+            self.clear(conn, table)
+            progress.begin_table(table.name, len(sources.objects), sources.size)
+            rows = 0
+            with self.sink(conn, table) as write:
+                for obj, blocks in stream_sources(sources.objects, client=client):
+                    for row in builder.rows(blocks, obj.uri):
+                        if isinstance(row, BadRecordError):
+                            budget.add(table.name, row)
+                        else:
+                            write(row)
+                            rows += 1
+                    progress.advance(1, obj.size)
+            results.append(StageResult(table.name, len(sources.objects), sources.size, rows))
+        budget.record(conn, run_id)
+        return results
