@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from sparkify import dialects as _dialects  # noqa: F401  (registers compile rules)
 from sparkify.config import IamAuth, Settings, backend_name
+from sparkify.ddl import set_search_path
 from sparkify.errors import (
     ConfigError,
     DatabaseError,
@@ -69,14 +70,8 @@ def engine_for_url(
 
 def _search_schema_first(engine: sa.Engine, schema: str) -> None:
     """Put ``schema`` first on each connection's search path, for SQL written as text."""
-    quoted = engine.dialect.identifier_preparer.quote_schema(schema)
     backend = engine.url.get_backend_name()
-    literal = schema.replace("'", "''")
-    statement = (
-        f"SET search_path = '{literal}'"
-        if backend == "duckdb"
-        else f"SET search_path TO {quoted}, public"
-    )
+    statement = str(set_search_path(schema).compile(dialect=engine.dialect))
 
     @sa.event.listens_for(engine, "connect")
     def _set_search_path(dbapi_connection: Any, record: Any) -> None:

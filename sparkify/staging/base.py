@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.sql.base import Executable
 
 from sparkify.config import Settings
+from sparkify.ddl import analyze
 from sparkify.errors import BadRecordError, TooManyBadRecordsError
 from sparkify.execute import Execute, execute
 from sparkify.jsonpaths import JsonPath, parse_jsonpaths
 from sparkify.models import EVENT_KEYS, STAGING_TABLES, load_errors, staging_events, staging_songs
 from sparkify.sources import Listing, iter_sources, read_one
 from sparkify.staging.records import storable_text
-from sparkify.staging.sql_names import qualified_name
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -360,8 +360,8 @@ class LockingStager:
         DuckDB reads cardinalities from the tables themselves.
         """
         for table in tables:
-            columns = ", ".join(c.name for c in table.columns if c.name in PLANNED_COLUMNS)
-            self.execute(conn, sa.text(f"ANALYZE {qualified_name(conn, table)} ({columns})"))
+            columns = [c.name for c in table.columns if c.name in PLANNED_COLUMNS]
+            self.execute(conn, analyze(table, columns))
 
     @contextmanager
     def transforming(self, conn: sa.Connection, staged_events: int, timed: Timed) -> Iterator[None]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import sqlalchemy as sa
 
+from sparkify.ddl import set_setting
 from sparkify.errors import LoadInProgressError
 from sparkify.parts import TsRange, split, ts_bounds, ts_ranges
 from sparkify.staging.base import StepCounts, Timed
@@ -136,7 +137,7 @@ def _memory_capped(conn: sa.Connection) -> Iterator[None]:
     if "memory_limit" in conn.engine.url.query:
         yield
         return
-    conn.exec_driver_sql(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+    conn.execute(set_setting("memory_limit", LOAD_MEMORY_LIMIT))
     conn.commit()
     try:
         yield
@@ -215,11 +216,11 @@ class DuckDBStager(EmulatedStager):
             return
         with conn.engine.connect() as side:
             try:
-                side.exec_driver_sql(f"SET memory_limit = '{RELEASE_MEMORY_TO}'")
+                side.execute(set_setting("memory_limit", RELEASE_MEMORY_TO))
                 side.commit()
             except sa.exc.DBAPIError:
                 side.rollback()  # the cache stays: only memory, never the load, is at stake
-            side.exec_driver_sql(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+            side.execute(set_setting("memory_limit", LOAD_MEMORY_LIMIT))
             side.commit()
 
     #: Seconds between attempts to open a file another process holds.

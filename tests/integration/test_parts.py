@@ -23,6 +23,7 @@ from sparkify.staging.base import LockingStager
 from sparkify.staging.postgres import PostgresStager
 from sparkify.transform import (
     Part,
+    Step,
     TsRange,
     songplays_insert,
     time_insert,
