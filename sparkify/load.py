@@ -19,9 +19,8 @@ import sqlalchemy as sa
 
 from sparkify import ledger, models, transform
 from sparkify.config import Settings
-from sparkify.counts import first_line, table_counts
-from sparkify.db import is_interrupt
-from sparkify.errors import DatabaseError, LoadInterrupted, SparkifyError
+from sparkify.counts import table_counts
+from sparkify.errors import LoadInterrupted, is_interrupt, translated
 from sparkify.models import STAGING_TABLES, STAR_TABLES
 from sparkify.staging import ErrorBudget, Progress, Stager, plan_sources, stager_for
 from sparkify.staging.base import NoProgress, Plan
@@ -146,7 +145,7 @@ def run(
         plan = plan or plan_sources(settings, s3)
     budget = ErrorBudget(max_errors)
     session = stager.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
-    with _translated("the load"), _interruptible(report), session as conn:
+    with translated("the load"), _interruptible(report), session as conn:
         with report.timed("ledger"):
             known = ledger.read(conn, stager.execute) if mode == "incremental" else {}
             selection = ledger.select_new(plan, known)
@@ -245,17 +244,6 @@ def _merge(
                 count = stager.execute(conn, statement).rowcount
                 target = report.updated if isinstance(statement, sa.Update) else report.inserted
                 target[step.table.name] = target.get(step.table.name, 0) + max(count, 0)
-
-
-@contextmanager
-def _translated(action: str) -> Iterator[None]:
-    """Turn driver errors into :class:`DatabaseError` (one boundary), keep ours as they are."""
-    try:
-        yield
-    except SparkifyError:
-        raise
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(action, first_line(exc)) from exc
 
 
 @contextmanager

@@ -39,7 +39,6 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy_redshift.commands import CopyCommand, Format
 
 from sparkify.config import Settings
-from sparkify.counts import first_line
 from sparkify.errors import (
     BadRecordError,
     ConfigError,
@@ -47,6 +46,7 @@ from sparkify.errors import (
     LoadInProgressError,
     SourceError,
     TooManyBadRecordsError,
+    first_line,
 )
 from sparkify.execute import Execute, execute_redshift, redshift_text, send_text
 from sparkify.models import TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
