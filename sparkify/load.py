@@ -23,8 +23,9 @@ from sparkify.counts import first_line, table_counts
 from sparkify.db import is_interrupt
 from sparkify.errors import DatabaseError, LoadInterrupted, SparkifyError
 from sparkify.models import STAGING_TABLES, STAR_TABLES
-from sparkify.staging import ErrorBudget, Progress, Stager, plan_sources, stager_for
-from sparkify.staging.base import NoProgress, Plan
+from sparkify.sources import Plan, plan_sources
+from sparkify.staging import ErrorBudget, Progress, Stager, stager_for
+from sparkify.staging.base import NoProgress
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
