@@ -22,8 +22,9 @@ from sparkify.config import Settings
 from sparkify.counts import table_counts
 from sparkify.errors import LoadInterrupted, is_interrupt, translated
 from sparkify.models import STAGING_TABLES, STAR_TABLES
-from sparkify.staging import ErrorBudget, Progress, Stager, plan_sources, stager_for
-from sparkify.staging.base import NoProgress, Plan
+from sparkify.sources import Plan, plan_sources
+from sparkify.staging import ErrorBudget, Progress, Stager, stager_for
+from sparkify.staging.base import NoProgress
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sparkify.errors import SourceError
-from sparkify.jsonpaths import parse_jsonpaths
 from sparkify.models import EVENT_KEYS, SONG_KEYS, staging_events
 from sparkify.records import NESTED_TOO_DEEPLY, NOT_AN_OBJECT, split_records
 from sparkify.sources import (
@@ -26,6 +25,7 @@ from sparkify.sources import (
     bucket_region,
     is_s3,
     list_sources,
+    parse_jsonpaths,
     read_one,
     s3_client,
     split_s3_uri,

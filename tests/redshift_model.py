@@ -38,8 +38,7 @@ from sparkify.db import engine_for_url
 from sparkify.errors import BadRecordError
 from sparkify.models import staging_events, staging_songs
 from sparkify.records import RowBuilder
-from sparkify.sources import stream_sources
-from sparkify.staging.base import Plan, TableSources
+from sparkify.sources import Plan, TableSources, stream_sources
 from sparkify.staging.postgres import PostgresStager
 from sparkify.staging.redshift import RedshiftStager
 

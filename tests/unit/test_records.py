@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sparkify.errors import BadRecordError
-from sparkify.jsonpaths import parse_jsonpaths, parse_path
 from sparkify.models import EVENT_KEYS as _EVENT_KEYS
 from sparkify.models import LONG_TEXT, TEXT, TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
 from sparkify.records import (
@@ -29,6 +28,7 @@ from sparkify.records import (
     split_records,
     storable_text,
 )
+from sparkify.sources import parse_jsonpaths, parse_path
 from tests.sourcedata import event, event_line, jsonpaths_text, song, song_text
 
 pytestmark = pytest.mark.unit

@@ -19,8 +19,7 @@ from sqlglot import exp
 from sparkify import transform
 from sparkify.errors import ConfigError
 from sparkify.models import staging_events, staging_songs
-from sparkify.sources import SourceObject
-from sparkify.staging.base import TableSources
+from sparkify.sources import SourceObject, TableSources
 from sparkify.staging.redshift import copy_statement, folder, manifest_document
 from tests.redshift_sql import assert_golden, assert_redshift_parses, compile_redshift
 
