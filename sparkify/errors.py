@@ -224,12 +224,9 @@ def is_interrupt(exc: BaseException) -> bool:
     )
 
 
-def _is_lock_conflict(exc: BaseException) -> bool:
-    # Imported here: the DuckDB backend knows its driver's message, and
-    # sparkify.staging imports modules that import this one.
-    from sparkify.staging.duckdb import is_lock_conflict
-
-    return is_lock_conflict(exc)
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether DuckDB refused to open its file because another process holds it."""
+    return "Could not set lock on file" in str(exc)
 
 
 @contextmanager
@@ -261,7 +258,7 @@ def translated(action: str, engine: sa.Engine | None = None) -> Iterator[None]:
     except sa.exc.DBAPIError as exc:
         if is_interrupt(exc):
             raise KeyboardInterrupt from exc
-        if _is_lock_conflict(exc):
+        if is_lock_conflict(exc):
             where = engine.url.database if engine is not None else "the DuckDB file"
             raise LoadInProgressError(
                 f"a load is in progress: another process has {where} open for writing; "

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from sparkify.errors import LoadInProgressError
+from sparkify.errors import LoadInProgressError, is_lock_conflict
 from sparkify.staging.base import EmulatedStager, RowSink
 from sparkify.staging.sql_names import qualified_name
 
@@ -44,11 +44,6 @@ def duck_type(column: sa.Column[Any]) -> str:
         if isinstance(column.type, type_):
             return name
     raise TypeError(f"no DuckDB type for {column.name} ({column.type})")
-
-
-def is_lock_conflict(exc: BaseException) -> bool:
-    """Whether DuckDB refused to open its file because another process holds it."""
-    return "Could not set lock on file" in str(exc)
 
 
 #: Staged events per part of DuckDB's merges (see :meth:`DuckDBStager.parts`).
