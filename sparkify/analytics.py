@@ -3,7 +3,7 @@
 Each question is a function that builds a ``Select`` without a connection; the
 same SQL runs on Redshift, PostgreSQL and DuckDB. Every ordering ends in a
 tie-break on a key, so the rows come back in the same order on every backend;
-text sorts byte by byte everywhere (``transform.binary``: Redshift and DuckDB
+text sorts byte by byte everywhere (``sql.binary``: Redshift and DuckDB
 do so natively, PostgreSQL gets ``COLLATE "C"`` whatever its database's
 collation).
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sparkify.errors import MissingExtraError, OutputError, UnknownQuestionError, translated
 from sparkify.execute import executor_for
 from sparkify.models import artists, songplays, songs, time, users
-from sparkify.transform import binary
+from sparkify.sql import binary
 
 #: Browser families by user-agent substrings (LIKE patterns), tried in this order:
 #: Edge and Opera agents also name Chrome, and Chrome agents also name Safari.

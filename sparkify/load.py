@@ -22,6 +22,7 @@ from sparkify.config import Settings
 from sparkify.counts import table_counts
 from sparkify.errors import LoadInterrupted, is_interrupt, translated
 from sparkify.models import STAGING_TABLES, STAR_TABLES
+from sparkify.parts import Part, TsRange, ts_bounds, ts_ranges
 from sparkify.sources import Plan, plan_sources
 from sparkify.staging import ErrorBudget, Progress, Stager, stager_for
 from sparkify.staging.base import NoProgress
@@ -227,18 +228,20 @@ def _merge(
     parts: int,
     stager: Stager,
 ) -> None:
-    ranges: list[transform.TsRange] = []  # found by the first step over ts ranges
+    ranges: list[TsRange] = []  # found by the first step over ts ranges
     for step in steps:
         begin_step(step.name)
         with report.timed(step.name):
             if parts <= 1 or step.shares is None:
                 statements = [step.build()]
             elif step.shares == "user_id":
-                statements = [step.build(transform.Part(i, parts)) for i in range(parts)]
+                statements = [step.build(Part(i, parts)) for i in range(parts)]
             else:
                 if not ranges:
-                    lowest = stager.execute(conn, transform.ts_bounds(parts)).scalars().all()
-                    ranges = transform.ts_ranges(lowest)
+                    lowest = (
+                        stager.execute(conn, ts_bounds(parts, transform.plays())).scalars().all()
+                    )
+                    ranges = ts_ranges(lowest)
                 statements = [step.build(share) for share in ranges]
             for statement in statements:
                 stager.release_memory(conn)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sparkify.errors import translated
 from sparkify.execute import executor_for
 from sparkify.models import metadata, songplays, staging_events
-from sparkify.transform import start_time
+from sparkify.sql import start_time
 
 #: The keys that must never be NULL, as (table, column).
 NOT_NULL_KEYS: tuple[tuple[str, str], ...] = (

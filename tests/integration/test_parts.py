@@ -13,21 +13,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sparkify import load
+from sparkify import load, transform
 from sparkify.db import engine_for_url
 from sparkify.models import staging_events
+from sparkify.parts import Part, TsRange, ts_bounds, ts_ranges
 from sparkify.staging import duckdb as duck
 from sparkify.staging.base import LockingStager
 from sparkify.staging.postgres import PostgresStager
-from sparkify.transform import (
-    Part,
-    TsRange,
-    songplays_insert,
-    time_insert,
-    ts_bounds,
-    ts_ranges,
-    users_update,
-)
+from sparkify.transform import songplays_insert, time_insert, users_update
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, settings_for, star_snapshot
 
@@ -97,9 +90,9 @@ def test_duckdb_splits_merges_and_staging_inserts_by_size(
 
     monkeypatch.setattr(duck.DuckDBStager, "parts", spy)
     cut: list[list[TsRange]] = []
-    real_ranges = load.transform.ts_ranges
+    real_ranges = load.ts_ranges
     monkeypatch.setattr(
-        load.transform, "ts_ranges", lambda lowest: cut.append(real_ranges(lowest)) or cut[-1]
+        load, "ts_ranges", lambda lowest: cut.append(real_ranges(lowest)) or cut[-1]
     )
     released: list[int] = []
     real_release = duck.DuckDBStager.release_memory
@@ -171,7 +164,7 @@ def test_ts_bounds_cut_the_plays_into_tiles_of_equal_size(
     ]
     with engine.connect() as conn:
         conn.execute(sa.insert(staging_events), rows)
-        lowest = conn.execute(ts_bounds(3)).scalars().all()
+        lowest = conn.execute(ts_bounds(3, transform.plays())).scalars().all()
         assert lowest == [10, 10, 40]  # not plays: ts 1 (Home), 2 (no user)
         assert ts_ranges(lowest) == [TsRange(None, 40), TsRange(40, None)]
     engine.dispose()
