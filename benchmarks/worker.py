@@ -43,8 +43,7 @@ def run_load(job: dict[str, Any]) -> dict[str, Any]:
     from sparkify.config import load_settings
     from sparkify.db import engine_for_url
     from sparkify.load import run
-    from sparkify.sources import Listing
-    from sparkify.staging import plan_sources
+    from sparkify.sources import Listing, plan_sources
 
     settings = load_settings(
         environ={},

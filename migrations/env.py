@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic import context
 
 from sparkify.config import IamAuth, load_settings
-from sparkify.db import engine_for_url, translated
-from sparkify.errors import SparkifyError
+from sparkify.db import engine_for_url
+from sparkify.errors import SparkifyError, translated
 from sparkify.models import metadata
 
 config = context.config

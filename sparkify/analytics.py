@@ -3,7 +3,7 @@
 Each question is a function that builds a ``Select`` without a connection; the
 same SQL runs on Redshift, PostgreSQL and DuckDB. Every ordering ends in a
 tie-break on a key, so the rows come back in the same order on every backend;
-text sorts byte by byte everywhere (``transform.binary``: Redshift and DuckDB
+text sorts byte by byte everywhere (``sql.binary``: Redshift and DuckDB
 do so natively, PostgreSQL gets ``COLLATE "C"`` whatever its database's
 collation).
 
@@ -24,11 +24,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sparkify.counts import first_line
-from sparkify.errors import DatabaseError, OutputError, SparkifyError
+from sparkify.errors import MissingExtraError, OutputError, UnknownQuestionError, translated
 from sparkify.execute import executor_for
 from sparkify.models import artists, songplays, songs, time, users
-from sparkify.transform import binary
+from sparkify.sql import binary
 
 #: Browser families by user-agent substrings (LIKE patterns), tried in this order:
 #: Edge and Opera agents also name Chrome, and Chrome agents also name Safari.
@@ -45,24 +44,6 @@ OTHER_FAMILY = "Other"
 WEEKDAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 CHARTS_HINT = "pip install 'sparkify[charts]' (or, in a checkout, uv sync --extra charts)"
-
-
-class UnknownQuestionError(SparkifyError):
-    """No analytics question has the given name."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(f"unknown question {name!r}; choose from: {', '.join(QUESTIONS)}")
-
-
-class MissingExtraError(SparkifyError):
-    """An optional feature needs a package that is not installed."""
-
-    def __init__(self, feature: str, package: str, hint: str) -> None:
-        self.feature = feature
-        self.package = package
-        self.hint = hint
-        super().__init__(f"{feature} need {package}, which is not installed: {hint}")
 
 
 def _plays() -> sa.Label[int]:
@@ -259,13 +240,11 @@ def run(conn: sa.Connection, name: str, limit: int = 10) -> Answer:
     """
     question = QUESTIONS.get(name)
     if question is None:
-        raise UnknownQuestionError(name)
-    try:
+        raise UnknownQuestionError(name, tuple(QUESTIONS))
+    with translated(f"analytics question {name}"):
         result = executor_for(conn)(conn, question(limit))
         columns = list(result.keys())
         rows = [tuple(row) for row in result]
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"analytics question {name}", first_line(exc)) from exc
     return Answer(name, question.description, columns, rows)
 
 

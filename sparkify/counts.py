@@ -10,12 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sparkify.db import first_line
-from sparkify.errors import DatabaseError
+from sparkify.errors import translated
 from sparkify.execute import Execute, executor_for
 from sparkify.models import metadata
 
-__all__ = ["COUNTED_TABLES", "first_line", "table_counts", "table_counts_query"]
+__all__ = ["COUNTED_TABLES", "table_counts", "table_counts_query"]
 
 #: The counted tables, in the order ``table_counts`` reports them: staging first,
 #: then the fact, then the dimensions.
@@ -64,8 +63,6 @@ def table_counts(conn: sa.Connection, run: Execute | None = None) -> dict[str, i
     Raises:
         DatabaseError: The database refused the query (e.g. a table is missing).
     """
-    try:
+    with translated("counting table rows"):
         row = (run or executor_for(conn))(conn, table_counts_query()).one()
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError("counting table rows", first_line(exc)) from exc
     return {table.name: int(count) for table, count in zip(COUNTED_TABLES, row, strict=True)}

@@ -22,13 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from sparkify import dialects as _dialects  # noqa: F401  (registers compile rules)
 from sparkify.config import IamAuth, Settings, backend_name
 from sparkify.ddl import set_search_path
-from sparkify.errors import (
-    ConfigError,
-    DatabaseError,
-    LoadInProgressError,
-    NoWarehouseError,
-    SparkifyError,
-)
+from sparkify.errors import ConfigError, DatabaseError, NoWarehouseError, translated
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -203,69 +197,6 @@ def describe(engine: sa.Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def first_line(exc: sa.exc.DBAPIError) -> str:
-    """The driver's own message of a database error, first line only (no SQL, no values)."""
-    lines = str(exc.orig).strip().splitlines()
-    return lines[0] if lines else type(exc.orig).__name__
-
-
-def is_interrupt(exc: BaseException) -> bool:
-    """Whether an error is DuckDB's answer to Ctrl-C during a query.
-
-    DuckDB checks for SIGINT while a query runs and stops it with
-    ``RuntimeError("Query interrupted")`` (2.0; outside the DB-API's errors,
-    so SQLAlchemy passes it on unwrapped), or its ``InterruptException``.
-    """
-    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
-    return type(cause).__name__ == "InterruptException" or (
-        isinstance(cause, RuntimeError) and str(cause) == "Query interrupted"
-    )
-
-
-def _is_lock_conflict(exc: BaseException) -> bool:
-    # Imported here: sparkify.staging imports modules that import this one.
-    from sparkify.staging.duckdb import is_lock_conflict
-
-    return is_lock_conflict(exc)
-
-
-@contextmanager
-def translated(action: str, engine: sa.Engine | None = None) -> Iterator[None]:
-    """Turn driver errors inside the block into one-line :class:`SparkifyError` s.
-
-    The one boundary where a command meets the driver: the message is the
-    driver's first line (never the SQL or its values), with the URL's password
-    masked should the driver quote it. DuckDB's "another process holds the
-    file" becomes :class:`LoadInProgressError`, as a second load says it.
-
-    Args:
-        action: what was being done, for the message ("counting table rows").
-        engine: the engine in use, whose URL's password is masked.
-    """
-    try:
-        yield
-    except SparkifyError:
-        raise
-    except RuntimeError as exc:
-        if is_interrupt(exc):
-            raise KeyboardInterrupt from exc
-        raise
-    except sa.exc.DBAPIError as exc:
-        if is_interrupt(exc):
-            raise KeyboardInterrupt from exc
-        if _is_lock_conflict(exc):
-            where = engine.url.database if engine is not None else "the DuckDB file"
-            raise LoadInProgressError(
-                f"a load is in progress: another process has {where} open for writing; "
-                "try again when it ends"
-            ) from None
-        reason = first_line(exc)
-        password = engine.url.password if engine is not None else None
-        if password:
-            reason = reason.replace(str(password), "***")
-        raise DatabaseError(action, reason) from None
-
-
 def duckdb_file(engine: sa.Engine) -> Path | None:
     """The file of a DuckDB engine; ``None`` for other backends and in-memory databases."""
     database = engine.url.database
@@ -305,7 +236,7 @@ def reader_engine(settings: Settings) -> sa.Engine:
 def reading(
     engine: sa.Engine, schema: str | None, tables: tuple[sa.Table, ...], action: str
 ) -> Iterator[sa.Connection]:
-    """A connection to a built warehouse, driver errors translated (see :func:`translated`).
+    """A connection to a built warehouse, driver errors translated (see ``errors.translated``).
 
     Raises:
         NoWarehouseError: some of ``tables`` are missing from ``schema`` (or the

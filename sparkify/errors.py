@@ -1,10 +1,26 @@
-"""The error tree: every failure a user can act on is a ``SparkifyError``.
+"""The error tree, and the one boundary where driver errors join it.
 
-Each class carries its data as attributes and builds its message from them, so
-callers can react to the parts (the CLI prints ``str(exc)`` on one line).
+Every failure a user can act on is a ``SparkifyError``. Each class carries its
+data as attributes and builds its message from them, so callers can react to
+the parts (the CLI prints ``str(exc)`` on one line). :func:`translated` turns
+the database driver's errors into them wherever a statement runs.
+
+    SparkifyError
+        ConfigError, SourceError, BadRecordError, TooManyBadRecordsError,
+        DatabaseError, LoadInProgressError, FolderNotEmptyError,
+        NoWarehouseError, OutputError          (the library)
+        UnknownQuestionError, MissingExtraError (analytics)
+        AwsError, InfraStateError, InfraTimeoutError (infra)
+    KeyboardInterrupt
+        LoadInterrupted                        (Ctrl-C during a load)
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
 
 
 class SparkifyError(Exception):
@@ -134,3 +150,124 @@ class OutputError(SparkifyError):
         self.path = path
         self.reason = reason
         super().__init__(f"cannot write {path}: {reason}")
+
+
+class UnknownQuestionError(SparkifyError):
+    """No analytics question has the given name."""
+
+    def __init__(self, name: str, choices: tuple[str, ...]) -> None:
+        self.name = name
+        self.choices = choices
+        super().__init__(f"unknown question {name!r}; choose from: {', '.join(choices)}")
+
+
+class MissingExtraError(SparkifyError):
+    """An optional feature needs a package that is not installed."""
+
+    def __init__(self, feature: str, package: str, hint: str) -> None:
+        self.feature = feature
+        self.package = package
+        self.hint = hint
+        super().__init__(f"{feature} need {package}, which is not installed: {hint}")
+
+
+class AwsError(SparkifyError):
+    """An AWS API call failed (the botocore error, translated, secrets removed)."""
+
+    def __init__(self, action: str, code: str, reason: str) -> None:
+        self.action = action
+        self.code = code
+        self.reason = reason
+        super().__init__(f"could not {action} (AWS said {code}): {reason}")
+
+
+class InfraStateError(SparkifyError):
+    """A resource is in a state the command cannot work with."""
+
+    def __init__(self, resource: str, state: str, hint: str) -> None:
+        self.resource = resource
+        self.state = state
+        self.hint = hint
+        super().__init__(f"{resource} is {state}: {hint}")
+
+
+class InfraTimeoutError(SparkifyError):
+    """A resource did not reach the wanted state before the timeout."""
+
+    def __init__(self, resource: str, wanted: str, last_state: str, waited: float) -> None:
+        self.resource = resource
+        self.wanted = wanted
+        self.last_state = last_state
+        self.waited = waited
+        super().__init__(
+            f"{resource} still {last_state} after {waited:.0f} s "
+            f"(waiting for {wanted}); run the command again to keep waiting"
+        )
+
+
+def first_line(exc: sa.exc.DBAPIError) -> str:
+    """The driver's own message of a database error, first line only (no SQL, no values)."""
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether an error is DuckDB's answer to Ctrl-C during a query.
+
+    DuckDB checks for SIGINT while a query runs and stops it with
+    ``RuntimeError("Query interrupted")`` (2.0; outside the DB-API's errors,
+    so SQLAlchemy passes it on unwrapped), or its ``InterruptException``.
+    """
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    return type(cause).__name__ == "InterruptException" or (
+        isinstance(cause, RuntimeError) and str(cause) == "Query interrupted"
+    )
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether DuckDB refused to open its file because another process holds it."""
+    return "Could not set lock on file" in str(exc)
+
+
+@contextmanager
+def translated(action: str, engine: sa.Engine | None = None) -> Iterator[None]:
+    """Turn driver errors inside the block into one-line :class:`SparkifyError` s.
+
+    The one boundary where sparkify meets the driver: the message is the
+    driver's first line (never the SQL or its values). Ours pass through as
+    they are; DuckDB's interrupted query becomes ``KeyboardInterrupt``, and
+    its "another process holds the file" :class:`LoadInProgressError`, as a
+    second load says it.
+
+    Args:
+        action: what was being done, for the message ("counting table rows").
+        engine: at a command's boundary, the engine in use: the URL's password
+            is masked should the driver quote it, and the driver's error is
+            not chained (it may hold the password). Without it, the
+            ``DatabaseError`` is raised from the driver's error, so that a
+            caller can look through it (e.g. for PostgreSQL's lock_timeout).
+    """
+    try:
+        yield
+    except SparkifyError:
+        raise
+    except RuntimeError as exc:
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from exc
+        raise
+    except sa.exc.DBAPIError as exc:
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from exc
+        if is_lock_conflict(exc):
+            where = engine.url.database if engine is not None else "the DuckDB file"
+            raise LoadInProgressError(
+                f"a load is in progress: another process has {where} open for writing; "
+                "try again when it ends"
+            ) from None
+        if engine is None:
+            raise DatabaseError(action, first_line(exc)) from exc
+        reason = first_line(exc)
+        password = engine.url.password
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise DatabaseError(action, reason) from None

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 
 from sparkify.execute import Execute, execute
 from sparkify.models import load_ledger
-from sparkify.sources import Listing, SourceObject
-from sparkify.staging.base import Plan, TableSources, chunks
+from sparkify.sources import Listing, Plan, SourceObject, TableSources, chunks
 
 #: Rows per multi-row INSERT / names per DELETE ... IN: well under every backend's
 #: bind-parameter limit (Redshift's is 32,767).

@@ -19,12 +19,12 @@ import sqlalchemy as sa
 
 from sparkify import ledger, models, transform
 from sparkify.config import Settings
-from sparkify.counts import first_line, table_counts
-from sparkify.db import is_interrupt
-from sparkify.errors import DatabaseError, LoadInterrupted, SparkifyError
+from sparkify.counts import table_counts
+from sparkify.errors import LoadInterrupted, is_interrupt, translated
 from sparkify.models import STAR_TABLES
-from sparkify.staging import ErrorBudget, Progress, Stager, plan_sources, stager_for
-from sparkify.staging.base import NoProgress, Plan, StageResult, StepCounts
+from sparkify.sources import Plan, plan_sources
+from sparkify.staging import ErrorBudget, Progress, Stager, stager_for
+from sparkify.staging.base import NoProgress, StageResult, StepCounts
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -167,7 +167,7 @@ def run(
     with report.timed("plan"):
         plan = plan or plan_sources(settings, s3)
     session = backend.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
-    with _translated("the load"), _interruptible(report), session as conn:
+    with translated("the load"), _interruptible(report), session as conn:
         # What to stage: every object, or those the ledger has not seen as they are now.
         with report.timed("ledger"):
             known = ledger.read(conn, backend.execute) if mode == "incremental" else {}
@@ -210,17 +210,6 @@ def _clear_star(conn: sa.Connection, report: LoadReport, backend: Stager) -> Non
     with report.timed("clear star tables"):
         for table in reversed(STAR_TABLES):
             backend.execute(conn, sa.delete(table))
-
-
-@contextmanager
-def _translated(action: str) -> Iterator[None]:
-    """Turn driver errors into :class:`DatabaseError` (one boundary), keep ours as they are."""
-    try:
-        yield
-    except SparkifyError:
-        raise
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(action, first_line(exc)) from exc
 
 
 @contextmanager

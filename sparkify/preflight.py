@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sparkify.errors import SourceError
-from sparkify.jsonpaths import parse_jsonpaths
 from sparkify.models import EVENT_KEYS, SONG_KEYS, staging_events
 from sparkify.sources import (
     SourceObject,
     bucket_region,
     is_s3,
     list_sources,
+    parse_jsonpaths,
     read_one,
     s3_client,
     split_s3_uri,

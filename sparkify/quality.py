@@ -17,11 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sparkify.counts import first_line
-from sparkify.errors import DatabaseError
+from sparkify.errors import translated
 from sparkify.execute import executor_for
 from sparkify.models import metadata, songplays, staging_events
-from sparkify.transform import start_time
+from sparkify.sql import start_time
 
 #: The keys that must never be NULL, as (table, column).
 NOT_NULL_KEYS: tuple[tuple[str, str], ...] = (
@@ -205,10 +204,8 @@ def run_check(conn: sa.Connection, check: Check) -> CheckResult:
     Raises:
         DatabaseError: The database refused the query (e.g. a table is missing).
     """
-    try:
+    with translated(f"data-quality check {check.name}"):
         failing = int(executor_for(conn)(conn, check.query).scalar_one())
-    except sa.exc.DBAPIError as exc:
-        raise DatabaseError(f"data-quality check {check.name}", first_line(exc)) from exc
     detail = check.failure.format(n=failing) if failing else check.success
     return CheckResult(check.name, passed=failing == 0, detail=detail, failing_rows=failing)
 

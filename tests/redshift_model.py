@@ -37,8 +37,7 @@ from sparkify import schema
 from sparkify.db import engine_for_url
 from sparkify.errors import BadRecordError
 from sparkify.models import staging_events, staging_songs
-from sparkify.sources import stream_sources
-from sparkify.staging.base import Plan, TableSources
+from sparkify.sources import Plan, TableSources, stream_sources
 from sparkify.staging.postgres import PostgresStager
 from sparkify.staging.records import RowBuilder
 from sparkify.staging.redshift import RedshiftStager

@@ -41,8 +41,9 @@ Defaults, each overridden by the seed's ``dwh.cfg [DWH]`` keys, then by flags:
 
 Serverless workgroups get a base capacity of 8 RPUs, the minimum.
 
-The package, in the order its modules import one another: :mod:`.errors`
-(:class:`AwsError`, :class:`InfraStateError`, :class:`InfraTimeoutError`),
+Its errors (:class:`AwsError`, :class:`InfraStateError`,
+:class:`InfraTimeoutError`) live in :mod:`sparkify.errors` with the rest of the
+tree. The package, in the order its modules import one another:
 :mod:`.progress` (:class:`Reporter`, :class:`LogReporter`, :class:`Waiting`),
 :mod:`.spec` (:class:`InfraSpec`, its validation, :func:`source_buckets`),
 :mod:`.plumbing` (:class:`AwsClients`, :func:`aws`, polling, policy documents),
@@ -55,6 +56,7 @@ The package, in the order its modules import one another: :mod:`.errors`
 
 from __future__ import annotations
 
+from sparkify.errors import AwsError, InfraStateError, InfraTimeoutError
 from sparkify.infra.config_file import (
     FileCredentials,
     config_after_down,
@@ -66,7 +68,6 @@ from sparkify.infra.config_file import (
     spec_from_config,
     update_config_file,
 )
-from sparkify.infra.errors import AwsError, InfraStateError, InfraTimeoutError
 from sparkify.infra.plumbing import AwsClients, aws, policy_resources
 from sparkify.infra.progress import (
     DEFAULT_POLL_INTERVAL,

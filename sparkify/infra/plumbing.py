@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sparkify.infra.errors import AwsError, InfraTimeoutError
+from sparkify.errors import AwsError, InfraTimeoutError
 from sparkify.infra.progress import Reporter, Waiting
 
 if TYPE_CHECKING:

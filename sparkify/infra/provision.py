@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from sparkify.errors import ConfigError, SourceError
-from sparkify.infra.errors import InfraStateError
+from sparkify.errors import ConfigError, InfraStateError, SourceError
 from sparkify.infra.plumbing import (
     AwsClients,
     aws,

@@ -15,12 +15,9 @@ from __future__ import annotations
 from sparkify.staging.base import (
     ErrorBudget,
     LockingStager,
-    Plan,
     Progress,
     Stager,
     StageResult,
-    TableSources,
-    plan_sources,
 )
 
 
@@ -44,11 +41,8 @@ def stager_for(backend: str) -> Stager:
 __all__ = [
     "ErrorBudget",
     "LockingStager",
-    "Plan",
     "Progress",
     "StageResult",
     "Stager",
-    "TableSources",
-    "plan_sources",
     "stager_for",
 ]

@@ -1,5 +1,6 @@
-"""What every stager shares: the plan of objects to load, bad-record accounting,
-progress reporting, and the emulation of COPY used by PostgreSQL and DuckDB."""
+"""What every stager shares: bad-record accounting, progress reporting, the load
+session, and the emulation of COPY used by PostgreSQL and DuckDB (the plan it
+stages comes from :mod:`sparkify.sources`)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,8 @@ from sparkify.config import Settings
 from sparkify.ddl import analyze
 from sparkify.errors import BadRecordError, TooManyBadRecordsError
 from sparkify.execute import Execute, execute
-from sparkify.jsonpaths import JsonPath, parse_jsonpaths
-from sparkify.models import EVENT_KEYS, STAGING_TABLES, load_errors, staging_events, staging_songs
-from sparkify.sources import Listing, iter_sources, read_one
+from sparkify.models import STAGING_TABLES, load_errors
+from sparkify.sources import Plan, chunks
 from sparkify.staging.records import storable_text
 
 if TYPE_CHECKING:
@@ -60,82 +60,6 @@ class NoProgress:
 
     def notice(self, message: str) -> None:
         """Ignore."""
-
-
-@dataclass(frozen=True)
-class TableSources:
-    """The objects to stage into one staging table.
-
-    ``objects`` may be given as any iterable; it is kept as a compact
-    :class:`~sparkify.sources.Listing`.
-    """
-
-    table: sa.Table
-    prefix: str
-    objects: Listing
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.objects, Listing):
-            object.__setattr__(self, "objects", Listing(self.objects))
-
-    @property
-    def size(self) -> int:
-        """Total bytes."""
-        return self.objects.size
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a load stages: the objects of each staging table and the JSONPaths file."""
-
-    events: TableSources
-    songs: TableSources
-    jsonpath_uri: str
-    jsonpaths: tuple[JsonPath, ...]
-
-    @property
-    def tables(self) -> tuple[TableSources, TableSources]:
-        """Songs first (small), then events."""
-        return (self.songs, self.events)
-
-
-def plan_sources(settings: Settings, client: S3Client | None = None) -> Plan:
-    """List every source object and read the JSONPaths file.
-
-    Raises:
-        SourceError: a prefix is missing or empty, or the JSONPaths file is unusable:
-            it must map the contract's log keys to the staging_events columns in
-            order (:func:`~sparkify.jsonpaths.parse_jsonpaths`), before anything
-            is staged.
-    """
-    raw = read_one(settings.log_jsonpath, client=client)
-    paths = parse_jsonpaths(raw, settings.log_jsonpath, table=staging_events, keys=EVENT_KEYS)
-    return Plan(
-        events=TableSources(
-            staging_events,
-            settings.log_data,
-            Listing.by_uri(iter_sources(settings.log_data, client=client)),
-        ),
-        songs=TableSources(
-            staging_songs,
-            settings.song_data,
-            Listing.by_uri(iter_sources(settings.song_data, client=client)),
-        ),
-        jsonpath_uri=settings.log_jsonpath,
-        jsonpaths=tuple(paths),
-    )
-
-
-def chunks(items: Iterable[T], size: int) -> Iterator[Sequence[T]]:
-    """Split ``items`` into lists of at most ``size``."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 @dataclass

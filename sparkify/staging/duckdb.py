@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import sqlalchemy as sa
 
+from sparkify import transform
 from sparkify.ddl import set_setting
-from sparkify.errors import LoadInProgressError
+from sparkify.errors import LoadInProgressError, is_lock_conflict
 from sparkify.parts import TsRange, split, ts_bounds, ts_ranges
 from sparkify.staging.base import StepCounts, Timed
 from sparkify.staging.emulated import EmulatedStager, RowSink
@@ -50,11 +51,6 @@ def duck_type(column: sa.Column[Any]) -> str:
         if isinstance(column.type, type_):
             return name
     raise TypeError(f"no DuckDB type for {column.name} ({column.type})")
-
-
-def is_lock_conflict(exc: BaseException) -> bool:
-    """Whether DuckDB refused to open its file because another process holds it."""
-    return "Could not set lock on file" in str(exc)
 
 
 #: Staged events per part of DuckDB's merges (see :meth:`DuckDBStager.parts`).
@@ -186,7 +182,8 @@ class DuckDBStager(EmulatedStager):
     def _ts_ranges(self, conn: sa.Connection) -> list[TsRange]:
         """The ts ranges of this load's parts, found once (NTILE over the staged plays)."""
         if self._ranges is None:
-            lowest = self.execute(conn, ts_bounds(self._parts)).scalars().all()
+            bounds = ts_bounds(self._parts, transform.plays())
+            lowest = self.execute(conn, bounds).scalars().all()
             self._ranges = ts_ranges(lowest)
         return self._ranges
 

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from sparkify.config import Settings
 from sparkify.errors import BadRecordError
-from sparkify.sources import stream_sources
-from sparkify.staging.base import ErrorBudget, LockingStager, Plan, Progress, StageResult
+from sparkify.sources import Plan, stream_sources
+from sparkify.staging.base import ErrorBudget, LockingStager, Progress, StageResult
 from sparkify.staging.records import event_builder, song_builder
 
 if TYPE_CHECKING:

@@ -38,8 +38,8 @@ import orjson
 import sqlalchemy as sa
 
 from sparkify.errors import BadRecordError
-from sparkify.jsonpaths import JsonPath, parse_path
 from sparkify.models import TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
+from sparkify.sources import JsonPath, parse_path
 
 RAW_LINE_BYTES = 1024
 #: The deepest nesting of arrays and objects a record may have: orjson's limit

@@ -39,7 +39,6 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy_redshift.commands import CopyCommand, Format
 
 from sparkify.config import Settings
-from sparkify.counts import first_line
 from sparkify.errors import (
     BadRecordError,
     ConfigError,
@@ -47,18 +46,12 @@ from sparkify.errors import (
     LoadInProgressError,
     SourceError,
     TooManyBadRecordsError,
+    first_line,
 )
 from sparkify.execute import Execute, execute_redshift, redshift_text, send_text
 from sparkify.models import TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
-from sparkify.sources import is_s3, s3_client, split_s3_uri
-from sparkify.staging.base import (
-    ErrorBudget,
-    LockingStager,
-    Plan,
-    Progress,
-    StageResult,
-    TableSources,
-)
+from sparkify.sources import Plan, TableSources, is_s3, s3_client, split_s3_uri
+from sparkify.staging.base import ErrorBudget, LockingStager, Progress, StageResult
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -31,9 +31,9 @@ import pytest
 import sqlalchemy as sa
 
 from sparkify import analytics, models
-from sparkify.analytics import QUESTIONS, Answer, MissingExtraError, UnknownQuestionError
+from sparkify.analytics import QUESTIONS, Answer
 from sparkify.db import engine_for_url
-from sparkify.errors import DatabaseError
+from sparkify.errors import DatabaseError, MissingExtraError, UnknownQuestionError
 from tests.redshift_sql import assert_redshift_parses, compile_redshift
 from tests.warehouse import empty_all, time_row
 

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner, Result
 
 from sparkify import infra
-from sparkify.commands_infra import infra as infra_group
+from sparkify.cli.infra import infra as infra_group
 from sparkify.errors import ConfigError
 
 pytestmark = pytest.mark.integration

@@ -15,22 +15,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sparkify import load
+from sparkify import load, transform
 from sparkify.db import engine_for_url
 from sparkify.models import staging_events
+from sparkify.parts import Part, TsRange, ts_bounds, ts_ranges
 from sparkify.staging import duckdb as duck
 from sparkify.staging.base import LockingStager
 from sparkify.staging.postgres import PostgresStager
-from sparkify.transform import (
-    Part,
-    Step,
-    TsRange,
-    songplays_insert,
-    time_insert,
-    ts_bounds,
-    ts_ranges,
-    users_update,
-)
+from sparkify.transform import Step, songplays_insert, time_insert, users_update
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, settings_for, star_snapshot
 
@@ -174,7 +166,7 @@ def test_ts_bounds_cut_the_plays_into_tiles_of_equal_size(
     ]
     with engine.connect() as conn:
         conn.execute(sa.insert(staging_events), rows)
-        lowest = conn.execute(ts_bounds(3)).scalars().all()
+        lowest = conn.execute(ts_bounds(3, transform.plays())).scalars().all()
         assert lowest == [10, 10, 40]  # not plays: ts 1 (Home), 2 (no user)
         assert ts_ranges(lowest) == [TsRange(None, 40), TsRange(40, None)]
     engine.dispose()

@@ -22,8 +22,8 @@ from sparkify import load
 from sparkify.models import songplays, staging_events, time
 from sparkify.staging import postgres
 from sparkify.staging.base import StepCounts
-from sparkify.transform import Step
 from sparkify.staging.postgres import TS_INDEX, PostgresStager
+from sparkify.transform import Step
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, schema_diff, schema_name, settings_for, star_snapshot
 
@@ -138,11 +138,14 @@ def test_a_full_load_failing_after_the_keys_were_dropped_leaves_them_and_the_row
 def test_building_a_key_over_duplicate_rows_fails(warehouse: sa.Engine) -> None:
     stager = PostgresStager()
     play = {"start_time": dt.datetime(2018, 11, 1), "user_id": 1, "session_id": 2}
-    with warehouse.connect() as conn, conn.begin():
-        with pytest.raises(sa.exc.IntegrityError, match="uq_songplays"):  # noqa: SIM117
-            with stager.keys_deferred(conn, (songplays, time), untimed, ignore):
-                assert fact_keys_of(conn) == []
-                conn.execute(sa.insert(songplays), [play, play])
+    with (
+        warehouse.connect() as conn,
+        conn.begin(),
+        pytest.raises(sa.exc.IntegrityError, match="uq_songplays"),
+        stager.keys_deferred(conn, (songplays, time), untimed, ignore),
+    ):
+        assert fact_keys_of(conn) == []
+        conn.execute(sa.insert(songplays), [play, play])
     assert fact_keys(warehouse) == FACT_KEYS
 
 
@@ -229,8 +232,8 @@ def fact_keys_of(conn: sa.Connection) -> list[Any]:
     return list(
         conn.execute(
             sa.text(
-                "SELECT conname FROM pg_constraint WHERE conrelid IN "
-                "(CAST('songplays' AS regclass), CAST('time' AS regclass)) AND contype IN ('p', 'u')"
+                "SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u') AND conrelid IN "
+                "(CAST('songplays' AS regclass), CAST('time' AS regclass))"
             )
         ).scalars()
     )

@@ -22,11 +22,12 @@ import duckdb_engine
 import pytest
 import sqlalchemy as sa
 
-from sparkify import models, quality, transform
+from sparkify import models, quality
 from sparkify.counts import table_counts, table_counts_query
 from sparkify.db import engine_for_url
 from sparkify.errors import DatabaseError
 from sparkify.quality import CheckResult, run_checks
+from sparkify.sql import start_time
 from tests.redshift_sql import REDSHIFT, assert_redshift_parses, compile_redshift
 from tests.warehouse import time_row
 
@@ -440,7 +441,7 @@ def test_completeness_converts_ts_as_the_loader_does(dialect: sa.Dialect) -> Non
     def sql(element: sa.ClauseElement) -> str:
         return str(element.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
-    loaders = sql(transform.start_time(sa.table("events", sa.column("ts")).c.ts))
+    loaders = sql(start_time(sa.table("events", sa.column("ts")).c.ts))
     assert loaders in sql(quality.unloaded_events())
 
 

@@ -32,8 +32,8 @@ from sparkify.errors import (
 )
 from sparkify.execute import execute_redshift
 from sparkify.models import load_errors, load_ledger, staging_events, staging_songs
-from sparkify.sources import s3_client
-from sparkify.staging.base import NoProgress, Plan, plan_sources
+from sparkify.sources import Plan, plan_sources, s3_client
+from sparkify.staging.base import NoProgress
 from sparkify.staging.redshift import NO_WAIT_SECONDS
 from tests import contract_fixtures as fx
 from tests.redshift_model import ISOLATION_LEVELS, ModelStager, model_engine

@@ -34,8 +34,8 @@ from sparkify.errors import (
 )
 from sparkify.execute import execute_redshift
 from sparkify.models import EVENT_KEYS
-from sparkify.sources import list_sources, s3_client
-from sparkify.staging.base import ErrorBudget, NoProgress, TableSources, plan_sources
+from sparkify.sources import TableSources, list_sources, plan_sources, s3_client
+from sparkify.staging.base import ErrorBudget, NoProgress
 from sparkify.staging.redshift import (
     COPY_ERRORS,
     ERRORS_BEFORE,

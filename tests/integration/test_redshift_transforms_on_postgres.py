@@ -6,7 +6,7 @@ run on PostgreSQL. Here they run, in ``transform.STEPS`` order, on hand-written
 staging rows covering the contract's rules 1-7, and must give the contract's
 star rows; the PostgreSQL-compiled statements must give the same tables.
 
-One construct differs by design: ``transform.binary`` (byte-order text
+One construct differs by design: ``sparkify.sql.binary`` (byte-order text
 comparison) is plain on Redshift, whose text order is bytewise, and
 ``COLLATE "C"`` on PostgreSQL, whose order follows the database collation. The
 rows below are chosen so that no result depends on collation (ties are broken
@@ -36,6 +36,7 @@ from sparkify.models import (
     time,
     users,
 )
+from sparkify.sql import binary
 from tests.redshift_sql import compile_redshift
 
 pytestmark = pytest.mark.integration
@@ -365,12 +366,12 @@ def test_binary_keeps_byte_order_on_postgresql_whatever_the_column_collation(
         pytest.skip("this PostgreSQL server has no en_US or ICU collation to compare with")
     values = sa.table("names", sa.column("v", sa.String()))
     plain = sa.select(sa.func.max(values.c.v))  # what the Redshift text says
-    binary = sa.select(sa.func.max(transform.binary(values.c.v)))  # PostgreSQL's compile
+    binary_max = sa.select(sa.func.max(binary(values.c.v)))  # PostgreSQL's compile
     with pg_engine.connect() as conn:
         conn.exec_driver_sql(f'CREATE TEMPORARY TABLE names (v text COLLATE "{collation}")')
         conn.exec_driver_sql("INSERT INTO names VALUES ('a'), ('B')")
-        assert 'COLLATE "C"' in str(binary.compile(conn))
+        assert 'COLLATE "C"' in str(binary_max.compile(conn))
         # Without COLLATE "C" the greatest artist name would be 'B' here, 'a' on Redshift.
         assert conn.execute(plain).scalar_one() == "B"
-        assert conn.execute(binary).scalar_one() == "a"
+        assert conn.execute(binary_max).scalar_one() == "a"
         conn.rollback()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sparkify.transform import date_field, start_time
+from sparkify.sql import date_field, start_time
 from tests.redshift_sql import compile_redshift
 
 pytestmark = pytest.mark.integration

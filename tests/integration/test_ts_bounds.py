@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sparkify import schema, transform
 from sparkify.db import engine_for_url
 from sparkify.models import TS_MAX_MS, TS_MIN_MS, songplays, staging_events, time
-from sparkify.transform import date_field, start_time
+from sparkify.sql import date_field, start_time
 from tests.redshift_sql import compile_redshift
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from sparkify.errors import SourceError
-from sparkify.jsonpaths import getters, parse_jsonpaths, parse_path
 from sparkify.models import staging_events
+from sparkify.sources import getters, parse_jsonpaths, parse_path
 from tests.sourcedata import EVENT_KEYS, jsonpaths_text
 
 pytestmark = pytest.mark.unit

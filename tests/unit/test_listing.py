@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from sparkify.models import staging_songs
-from sparkify.sources import LISTING_CHUNK, Listing, SourceObject, iter_sources, list_sources
-from sparkify.staging.base import TableSources
+from sparkify.sources import (
+    LISTING_CHUNK,
+    Listing,
+    SourceObject,
+    TableSources,
+    iter_sources,
+    list_sources,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sparkify.errors import BadRecordError
-from sparkify.jsonpaths import parse_jsonpaths, parse_path
 from sparkify.models import EVENT_KEYS as _EVENT_KEYS
 from sparkify.models import LONG_TEXT, TEXT, TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
+from sparkify.sources import parse_jsonpaths, parse_path
 from sparkify.staging.records import (
     RAW_LINE_BYTES,
     BadValue,

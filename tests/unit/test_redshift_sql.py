@@ -19,8 +19,8 @@ from sqlglot import exp
 from sparkify import transform
 from sparkify.errors import ConfigError
 from sparkify.models import staging_events, staging_songs
-from sparkify.sources import SourceObject
-from sparkify.staging.base import TableSources
+from sparkify.sources import SourceObject, TableSources
+from sparkify.sql import date_field
 from sparkify.staging.redshift import copy_statement, folder, manifest_document
 from tests.redshift_sql import assert_golden, assert_redshift_parses, compile_redshift
 
@@ -456,6 +456,6 @@ def test_time_parts_are_date_part_on_postgresql() -> None:
 def test_each_time_field_is_part_of_the_cache_key() -> None:
     column = sa.column("t", sa.DateTime)
     fields = ("hour", "day", "week", "month", "year", "dow")
-    keys = [transform.date_field(f, column)._generate_cache_key() for f in fields]
-    assert keys[0] == transform.date_field("hour", column)._generate_cache_key()
+    keys = [date_field(f, column)._generate_cache_key() for f in fields]
+    assert keys[0] == date_field("hour", column)._generate_cache_key()
     assert all(a != b for i, a in enumerate(keys) for b in keys[i + 1 :])

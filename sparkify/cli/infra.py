@@ -1,8 +1,8 @@
 """``sparkify infra up | status | down``: thin click commands over :mod:`sparkify.infra`.
 
-Registered by ``sparkify.cli`` (``main.add_command(infra)``); this module imports
-nothing from it. Progress and warnings go to stderr, the resulting state to stdout.
-A ``SparkifyError`` becomes one ``error:`` line on stderr and exit code 1.
+Registered by ``sparkify.cli`` (``main.add_command(infra)``). Progress and
+warnings go to stderr, the resulting state to stdout. A ``SparkifyError``
+becomes one ``error:`` line on stderr and exit code 1.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rich.status import Status
 from rich.text import Text
 
 from sparkify import infra as lib
-from sparkify.console import SparkifyGroup
+from sparkify.cli.console import SparkifyGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
