@@ -82,7 +82,7 @@ def redshift_text(statement: ClauseElement) -> str:
 
 def execute(conn: sa.Connection, statement: Executable) -> sa.CursorResult[Any]:
     """Run a statement as it is (PostgreSQL, DuckDB), keeping INSERT ... SELECT row counts."""
-    return conn.execute(statement.execution_options(preserve_rowcount=True))
+    return conn.execute(statement, execution_options={"preserve_rowcount": True})
 
 
 def execute_redshift(conn: sa.Connection, statement: Executable) -> sa.CursorResult[Any]:

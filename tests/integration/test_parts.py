@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sparkify import load, transform
 from sparkify.db import engine_for_url
 from sparkify.models import staging_events
-from sparkify.parts import Part, TsRange, ts_bounds, ts_ranges
+from sparkify.parts import Part, TsRange, split, ts_bounds, ts_ranges
 from sparkify.staging import duckdb as duck
-from sparkify.staging.base import LockingStager
+from sparkify.staging.base import LockingStager, StepCounts
 from sparkify.staging.postgres import PostgresStager
 from sparkify.transform import Step, songplays_insert, time_insert, users_update
 from tests import contract_fixtures as fx
@@ -46,6 +46,23 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
+def split_every_merge(patch: pytest.MonkeyPatch, parts: int) -> None:
+    """Every backend's merges in ``parts`` parts, split where DuckDB splits them."""
+    found: list[list[TsRange]] = []  # the load's ts ranges, cut once as DuckDB does
+
+    def in_parts(self: LockingStager, conn: sa.Connection, step: Step) -> StepCounts:
+        def ranges() -> list[TsRange]:
+            if not found:
+                bounds = ts_bounds(parts, transform.plays())
+                found.append(ts_ranges(self.execute(conn, bounds).scalars().all()))
+            return found[0]
+
+        return self.run_statements(conn, split(step, parts, ranges))
+
+    patch.setattr(LockingStager, "run_step", in_parts)
+    patch.setattr(duck.DuckDBStager, "run_step", in_parts)
+
+
 def whole_and_parted(
     backend: str, pg_url: sa.URL, tmp_path: Path, sources: dict[str, Path], parts: int
 ) -> tuple[load.LoadReport, load.LoadReport, sa.Engine, sa.Engine]:
@@ -53,8 +70,7 @@ def whole_and_parted(
     parted = make_engine(backend, pg_url, tmp_path, build=True)
     one = load.run(whole, settings_for(whole, sources))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(LockingStager, "parts", lambda self, staged: parts)
-        patch.setattr(duck.DuckDBStager, "parts", lambda self, staged: parts)
+        split_every_merge(patch, parts)
         many = load.run(parted, settings_for(parted, sources))
     return one, many, whole, parted
 
@@ -310,8 +326,7 @@ def test_an_incremental_load_in_parts_finds_the_rows_already_stored(
     (days[-1].parent / "2018-11-05-events.json").write_text("\n".join(replay))
     load.run(whole, settings_for(whole, paths))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(LockingStager, "parts", lambda self, staged: 3)
-        patch.setattr(duck.DuckDBStager, "parts", lambda self, staged: 3)
+        split_every_merge(patch, 3)
         report = load.run(parted, settings_for(parted, paths))
     assert report.staged["staging_events"] == len(replay)
     assert report.inserted["songplays"] == 1  # only the new event's play
