@@ -39,8 +39,8 @@ from sparkify.errors import BadRecordError
 from sparkify.models import staging_events, staging_songs
 from sparkify.sources import Plan, TableSources, stream_sources
 from sparkify.staging.postgres import PostgresStager
-from sparkify.staging.records import RowBuilder
 from sparkify.staging.redshift import RedshiftStager
+from sparkify.staging.rows import RowBuilder
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

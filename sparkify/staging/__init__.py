@@ -4,7 +4,8 @@ One module per backend, the same interface (:class:`Stager`):
 
 * :mod:`sparkify.staging.redshift` — ``COPY ... FORMAT JSON`` from S3;
 * :mod:`sparkify.staging.postgres` — COPY's semantics emulated in Python
-  (:mod:`sparkify.staging.records`), rows streamed with ``COPY FROM STDIN``;
+  (:mod:`sparkify.staging.records`, :mod:`sparkify.staging.rows`), rows streamed
+  with ``COPY FROM STDIN``;
 * :mod:`sparkify.staging.duckdb` — the same emulation, rows bulk-inserted.
 
 Only these modules know which database they talk to.

@@ -1,7 +1,8 @@
 """COPY's emulation, shared by the PostgreSQL and DuckDB stagers.
 
-The objects are parsed in Python with COPY's semantics (:mod:`sparkify.staging.records`)
-and the rows handed to a backend sink (binary COPY FROM STDIN, DuckDB's reader).
+The objects are parsed in Python with COPY's semantics (:mod:`sparkify.staging.records`,
+:mod:`sparkify.staging.rows`) and the rows handed to a backend sink (binary COPY FROM
+STDIN, DuckDB's reader).
 Redshift runs the real COPY and borrows nothing from here.
 """
 
@@ -17,7 +18,7 @@ from sparkify.config import Settings
 from sparkify.errors import BadRecordError
 from sparkify.sources import Plan, stream_sources
 from sparkify.staging.base import ErrorBudget, LockingStager, Progress, StageResult
-from sparkify.staging.records import event_builder, song_builder
+from sparkify.staging.rows import event_builder, song_builder
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -20,15 +20,12 @@ from sparkify.models import LONG_TEXT, TEXT, TS_MAX_MS, TS_MIN_MS, staging_event
 from sparkify.sources import parse_jsonpaths, parse_path
 from sparkify.staging.records import (
     RAW_LINE_BYTES,
-    BadValue,
     Record,
-    RowBuilder,
-    event_builder,
     raw_text,
-    song_builder,
     split_records,
     storable_text,
 )
+from sparkify.staging.rows import BadValue, RowBuilder, event_builder, song_builder
 from tests.sourcedata import event, event_line, jsonpaths_text, song, song_text
 
 pytestmark = pytest.mark.unit
