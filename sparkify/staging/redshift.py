@@ -1,111 +1,67 @@
 """Redshift: ``COPY ... FORMAT JSON`` straight from S3, in the load's transaction.
 
-* events: ``FORMAT AS JSON AS '<JSONPaths file>'``; songs: ``FORMAT AS JSON AS 'auto'``
-  (log keys are camelCase, song keys match the columns). ``ts`` stays epoch ms
-  (converted in SQL), so no TIMEFORMAT. COMPUPDATE and STATUPDATE are off: column
-  encodings stay as the tables have them (ENCODE AUTO), and the load runs ANALYZE
-  itself on the columns the transforms use.
+* The COPY statement and its manifest are built in :mod:`sparkify.staging.redshift_copy`;
+  what a COPY rejected is read in :mod:`sparkify.staging.redshift_errors`.
 * The staging tables are emptied with DELETE, not TRUNCATE: TRUNCATE commits
   the transaction on Redshift, which would break "one run, one transaction".
 * A prefix is read as a folder (``prefix/``). When it holds objects that are not
   sources (``.ipynb_checkpoints/``, non-JSON files) or only some objects are to
   be loaded, COPY reads a manifest listing exactly the planned objects, written
   under ``[S3] MANIFEST_PREFIX``.
-* A failed COPY, and the records a COPY skipped under MAXERROR, are read from
-  ``sys_load_error_detail`` (the SYS views exist on provisioned clusters and on
-  Serverless; STL and STV tables only on clusters): the error names the S3 key,
-  line, column and reason.
 * The load lock is ``LOCK load_ledger``, the transaction's first statement that
   reads or writes, bounded by ``statement_timeout``.
 
 Every statement is sent as Redshift text with its values inlined and no
-parameters (:mod:`sparkify.execute`); the COPY comes from sqlalchemy-redshift's
-``CopyCommand``. See https://docs.aws.amazon.com/redshift/latest/dg/r_COPY.html
-and docs/redshift.md.
+parameters (:mod:`sparkify.execute`). See docs/redshift.md.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.base import Executable
-from sqlalchemy_redshift.commands import CopyCommand, Format
 
 from sparkify.config import Settings
 from sparkify.errors import (
     BadRecordError,
     ConfigError,
-    DatabaseError,
     LoadInProgressError,
     SourceError,
     TooManyBadRecordsError,
-    first_line,
 )
-from sparkify.execute import Execute, execute_redshift, redshift_text, send_text
-from sparkify.models import TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
+from sparkify.execute import execute_redshift, send_text
 from sparkify.sources import Plan, TableSources, is_s3, s3_client, split_s3_uri
 from sparkify.staging.base import ErrorBudget, LockingStager, Progress, StageResult
+from sparkify.staging.redshift_copy import (
+    MAXERROR_LIMIT,
+    copy_statement,
+    folder,
+    manifest_document,
+    over_maxerror_limit,
+    write_manifest,
+)
+from sparkify.staging.redshift_errors import (
+    COPY_ERRORS,
+    ERRORS_BEFORE,
+    SESSION_ID,
+    TABLE_ID,
+    copy_failure,
+    record_skipped,
+    reject_staged_bad_records,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-#: A COPY's MAXERROR cannot exceed this: "The maximum limit is 100,000"
-#: (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-load.html).
-MAXERROR_LIMIT = 100_000
 
 #: How long ``--no-wait`` waits for the load lock on Redshift, in seconds: LOCK has no
 #: NOWAIT, so it waits this long at most (a free lock is taken in milliseconds).
 NO_WAIT_SECONDS = 1.0
 #: After this many seconds waiting for the load lock, the user is told why.
 WAIT_NOTICE_SECONDS = 1.0
-
-#: This session's id: the ``session_id`` of the SYS views' rows for its statements.
-SESSION_ID = sa.text("SELECT pg_backend_pid()")
-
-#: A staging table's id, as the SYS views' ``table_id`` holds it: a catalog-only query
-#: (REGCLASS is not a type Redshift supports, and leader-node functions such as
-#: current_schema() cannot be combined with system views:
-#: https://docs.aws.amazon.com/redshift/latest/dg/c_unsupported-postgresql-datatypes.html,
-#: https://docs.aws.amazon.com/redshift/latest/dg/c_sql-functions-leader-node.html).
-#: current_schema() is where ``create-tables`` made the tables (the configured schema,
-#: first on the search path).
-TABLE_ID = sa.text(
-    "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relname = :table AND n.nspname = current_schema()"
-).bindparams(sa.bindparam("table", type_=sa.String))
-
-#: The newest load error of this session for a table, before a COPY: every row newer
-#: than it is the COPY's own. SYS_LOAD_ERROR_DETAIL exists on provisioned clusters and
-#: Serverless alike, and shows a regular user the rows of their own queries
-#: (https://docs.aws.amazon.com/redshift/latest/dg/SYS_LOAD_ERROR_DETAIL.html). Its
-#: ``query_id`` is not ``pg_last_copy_id()`` (STL's id), so the COPY is found by its
-#: session, its table and time. The text form keeps the microseconds.
-ERRORS_BEFORE = sa.text(
-    "SELECT CAST(MAX(start_time) AS VARCHAR(32)) FROM sys_load_error_detail "
-    "WHERE session_id = :session AND table_id = :table_id"
-).bindparams(
-    sa.bindparam("session", type_=sa.BigInteger), sa.bindparam("table_id", type_=sa.BigInteger)
-)
-#: The records a COPY under MAXERROR skipped, or the error that failed it.
-#: SYS_LOAD_ERROR_DETAIL has no raw line: ``raw_line`` stays empty on Redshift.
-COPY_ERRORS = sa.text(
-    "SELECT TRIM(file_name) AS source, line_number AS line, TRIM(column_name) AS column_name, "
-    "TRIM(error_message) AS reason FROM sys_load_error_detail "
-    "WHERE session_id = :session AND table_id = :table_id "
-    "AND start_time > COALESCE(CAST(:since AS TIMESTAMP), CAST('1900-01-01' AS TIMESTAMP)) "
-    "ORDER BY file_name, line_number"
-).bindparams(
-    sa.bindparam("session", type_=sa.BigInteger),
-    sa.bindparam("table_id", type_=sa.BigInteger),
-    sa.bindparam("since", type_=sa.String),
-)
 
 #: The statement timeout around the load lock (milliseconds; 0 turns it off). LOCK
 #: waits as long as it must (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html);
@@ -122,86 +78,6 @@ SET_TIMEOUT = sa.text("SET LOCAL statement_timeout TO :ms").bindparams(
 RESET_TIMEOUT = sa.text("RESET statement_timeout")
 #: The load lock: an exclusive lock on the ledger, held until the transaction ends.
 LOCK_LEDGER = sa.text("LOCK load_ledger")
-
-#: An IAM role ARN as Redshift takes it, whole (sqlalchemy-redshift only checks a prefix).
-IAM_ROLE_ARN = re.compile(
-    r"arn:aws(?:-cn|-us-gov)?:iam::\d{12}:role/(?:[A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}"
-)
-
-
-def copy_statement(
-    sources: TableSources,
-    location: str,
-    *,
-    iam_role_arn: str,
-    region: str,
-    json_option: str,
-    manifest: bool,
-    max_errors: int,
-) -> str:
-    """The COPY statement for one staging table, as Redshift SQL text.
-
-    Args:
-        sources: the table and its objects.
-        location: the folder prefix (``s3://bucket/prefix/``) or the manifest's URI.
-        iam_role_arn: the role Redshift assumes to read S3.
-        region: the bucket's region.
-        json_option: ``'auto'`` or the JSONPaths file's URI.
-        manifest: whether ``location`` is a manifest.
-        max_errors: how many bad records the COPY may skip (0: the first fails it).
-            Redshift fails a COPY that meets MAXERROR errors "or greater"
-            (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-load.html),
-            so skipping N takes MAXERROR N+1 (at most :data:`MAXERROR_LIMIT`).
-    """
-    if max_errors >= MAXERROR_LIMIT:
-        raise _over_maxerror_limit(max_errors)
-    if not IAM_ROLE_ARN.fullmatch(iam_role_arn):
-        raise ConfigError(
-            "not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)",
-            section="IAM_ROLE",
-            key="ARN",
-        )
-    try:
-        command = CopyCommand(
-            list(sources.table.columns),
-            data_location=location,
-            iam_role_arns=[iam_role_arn],
-            format=Format.json,
-            path_file=json_option,
-            region=region,
-            comp_update=False,
-            stat_update=False,
-            max_error=max_errors + 1 if max_errors > 0 else None,
-            manifest=manifest,
-        )
-    except ValueError as exc:
-        raise ConfigError(
-            f"not an IAM role ARN Redshift accepts ({exc})", section="IAM_ROLE", key="ARN"
-        ) from None
-    return redshift_text(command)
-
-
-def _over_maxerror_limit(max_errors: int) -> ConfigError:
-    return ConfigError(
-        f"--max-errors {max_errors}: Redshift's COPY skips at most "
-        f"{MAXERROR_LIMIT - 1:,} bad records (MAXERROR's limit is {MAXERROR_LIMIT:,})",
-        key="--max-errors",
-    )
-
-
-def manifest_document(sources: TableSources) -> dict[str, Any]:
-    """A COPY manifest naming exactly the planned objects (all mandatory)."""
-    return {
-        "entries": [
-            {"url": obj.uri, "mandatory": True, "meta": {"content_length": obj.size}}
-            for obj in sources.objects
-        ]
-    }
-
-
-def folder(prefix: str) -> str:
-    """A prefix read as a folder: ``s3://b/log_data`` → ``s3://b/log_data/``."""
-    return prefix if prefix.endswith("/") else prefix + "/"
 
 
 class RedshiftStager(LockingStager):
@@ -276,7 +152,7 @@ class RedshiftStager(LockingStager):
         if not is_s3(plan.jsonpath_uri):
             raise SourceError(plan.jsonpath_uri, "Redshift's COPY reads the JSONPaths file from S3")
         if budget.max_errors >= MAXERROR_LIMIT:
-            raise _over_maxerror_limit(budget.max_errors)
+            raise over_maxerror_limit(budget.max_errors)
         s3 = client or s3_client(settings.region)
         session = int(self.execute(conn, SESSION_ID).scalar_one())
         results = []
@@ -365,134 +241,9 @@ def _cancelled(exc: sa.exc.DBAPIError) -> bool:
     return "57014" in text or "cancel" in text or "statement timeout" in text
 
 
-def write_manifest(uri: str, document: dict[str, Any], client: S3Client) -> None:
-    """Put a manifest document at ``uri``."""
-    bucket, key = split_s3_uri(uri)
-    try:
-        client.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=json.dumps(document).encode(),
-            ContentType="application/json",
-        )
-    except Exception as exc:  # botocore errors: one boundary, a clear message
-        raise SourceError(uri, f"cannot write the COPY manifest ({type(exc).__name__})") from exc
-
-
 def _count_keys(prefix: str, client: S3Client) -> int:
     bucket, key = split_s3_uri(prefix)
     count = 0
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
         count += len(page.get("Contents", []))
     return count
-
-
-def _bad_record(row: sa.RowMapping) -> BadRecordError:
-    return BadRecordError(
-        source=str(row["source"]),
-        line=int(row["line"]),
-        reason=str(row["reason"]),
-        column=row["column_name"] or None,
-    )
-
-
-def copy_failure(
-    engine: sa.Engine, errors: sa.TextClause, table: str, exc: sa.exc.DBAPIError
-) -> BadRecordError | DatabaseError:
-    """Explain a failed COPY from its rows in SYS_LOAD_ERROR_DETAIL (on a fresh connection).
-
-    The failed COPY aborted the load's transaction, so the view is read on
-    another connection, for the failed COPY's session, table and time
-    (``errors``: :data:`COPY_ERRORS` bound to them). With none, the driver's
-    message is the reason (e.g. access denied to S3).
-    """
-    with engine.connect() as other:
-        try:
-            found = execute_redshift(other, errors).mappings().all()
-        except sa.exc.DBAPIError:
-            found = []
-    if not found:
-        return DatabaseError(f"COPY into {table}", first_line(exc))
-    return _bad_record(found[-1])
-
-
-def record_skipped(
-    conn: sa.Connection,
-    errors: sa.TextClause,
-    table: str,
-    budget: ErrorBudget,
-    execute: Execute = execute_redshift,
-) -> None:
-    """Account for the records a successful COPY skipped under MAXERROR (``errors``)."""
-    for row in execute(conn, errors).mappings():
-        budget.add(table, _bad_record(row))
-
-
-@dataclass(frozen=True)
-class StagedRule:
-    """What COPY loads but the warehouse cannot take, found in staging after the COPY.
-
-    The emulated stagers refuse such a record at its file and line; Redshift's
-    staged row no longer says where it came from, so it is named by the table's
-    prefix and identified by ``shown`` columns.
-    """
-
-    broken: Callable[[], sa.ColumnElement[bool]]
-    shown: tuple[str, ...]
-    column: str
-    reason: str
-
-
-#: The staged rows that are bad records, per staging table (records.py's rules).
-STAGED_RULES = {
-    "staging_events": StagedRule(
-        lambda: sa.or_(staging_events.c.ts < TS_MIN_MS, staging_events.c.ts > TS_MAX_MS),
-        ("user_id", "session_id", "ts"),
-        "ts",
-        "ts is outside the epoch milliseconds the warehouse holds (years 1-9999 UTC)",
-    ),
-    "staging_songs": StagedRule(
-        lambda: sa.or_(
-            *(sa.func.coalesce(staging_songs.c[key], "") == "" for key in ("song_id", "artist_id"))
-        ),
-        ("song_id", "artist_id", "title"),
-        "song_id",
-        "a song record needs a song_id and an artist_id",
-    ),
-}
-
-
-def reject_staged_bad_records(
-    conn: sa.Connection,
-    sources: TableSources,
-    budget: ErrorBudget,
-    execute: Execute = execute_redshift,
-) -> None:
-    """Staged rows that break a :data:`STAGED_RULES` rule are bad records.
-
-    COPY loads any BIGINT into ``ts`` and a song record without ``song_id``;
-    the transforms would then fail (a ts out of range) or drop the row without
-    a word. Without ``--max-errors`` the first stops the load; under it each
-    counts against the budget, is recorded, and is deleted from staging, so
-    the transforms never see it.
-    """
-    table = sources.table
-    rule = STAGED_RULES[table.name]
-    shown = [table.c[name] for name in rule.shown]
-    found = execute(
-        conn,
-        sa.select(*shown).where(rule.broken()).order_by(*shown).limit(budget.remaining + 1),
-    ).all()
-    for row in found:
-        values = ", ".join(f"{name} {value!r}" for name, value in zip(rule.shown, row, strict=True))
-        budget.add(
-            table.name,
-            BadRecordError(
-                source=sources.prefix,
-                line=0,
-                column=rule.column,
-                reason=f"{rule.reason} ({values})",
-            ),
-        )
-    if found:
-        execute(conn, sa.delete(table).where(rule.broken()))

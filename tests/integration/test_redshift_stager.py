@@ -36,13 +36,13 @@ from sparkify.execute import execute_redshift
 from sparkify.models import EVENT_KEYS
 from sparkify.sources import TableSources, list_sources, plan_sources, s3_client
 from sparkify.staging.base import ErrorBudget, NoProgress
-from sparkify.staging.redshift import (
+from sparkify.staging.redshift import RedshiftStager
+from sparkify.staging.redshift_copy import copy_statement
+from sparkify.staging.redshift_errors import (
     COPY_ERRORS,
     ERRORS_BEFORE,
     TABLE_ID,
-    RedshiftStager,
     copy_failure,
-    copy_statement,
     record_skipped,
 )
 

@@ -7,20 +7,20 @@ import sqlalchemy as sa
 import sqlglot
 from sqlglot import exp
 
-from sparkify.staging import redshift
+from sparkify.staging import redshift, redshift_errors
 from tests.redshift_sql import assert_golden, assert_redshift_parses, compile_redshift
 
 pytestmark = pytest.mark.unit
 
 LOOKUP = {"session": 1073815883, "table_id": 108863}
 SENT = {
-    "catalog_session_id": redshift.SESSION_ID,
-    "catalog_table_id": redshift.TABLE_ID.bindparams(table="staging_events"),
-    "catalog_errors_before": redshift.ERRORS_BEFORE.bindparams(**LOOKUP),
-    "catalog_copy_errors": redshift.COPY_ERRORS.bindparams(
+    "catalog_session_id": redshift_errors.SESSION_ID,
+    "catalog_table_id": redshift_errors.TABLE_ID.bindparams(table="staging_events"),
+    "catalog_errors_before": redshift_errors.ERRORS_BEFORE.bindparams(**LOOKUP),
+    "catalog_copy_errors": redshift_errors.COPY_ERRORS.bindparams(
         **LOOKUP, since="2026-12-04 19:01:02.345678"
     ),
-    "catalog_copy_errors_first": redshift.COPY_ERRORS.bindparams(**LOOKUP, since=None),
+    "catalog_copy_errors_first": redshift_errors.COPY_ERRORS.bindparams(**LOOKUP, since=None),
 }
 
 

@@ -21,7 +21,7 @@ from sparkify.errors import ConfigError
 from sparkify.models import staging_events, staging_songs
 from sparkify.sources import SourceObject, TableSources
 from sparkify.sql import date_field
-from sparkify.staging.redshift import copy_statement, folder, manifest_document
+from sparkify.staging.redshift_copy import copy_statement, folder, manifest_document
 from tests.redshift_sql import assert_golden, assert_redshift_parses, compile_redshift
 
 pytestmark = pytest.mark.unit
