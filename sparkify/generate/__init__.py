@@ -51,7 +51,8 @@ from random import Random
 
 from sparkify.errors import FolderNotEmptyError, SparkifyError
 from sparkify.generate.catalogue import SongFiles, write_songs
-from sparkify.generate.events import Writer, make_users, write_logs
+from sparkify.generate.events import make_users
+from sparkify.generate.logs import Writer, write_logs
 from sparkify.models import EVENT_KEYS
 
 __all__ = ["GenerateReport", "generate", "jsonpaths"]
