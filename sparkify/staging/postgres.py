@@ -221,6 +221,9 @@ class PostgresStager(EmulatedStager):
             for constraint in table.constraints
             if isinstance(constraint, sa.PrimaryKeyConstraint | sa.UniqueConstraint)
         ]
+        if not keys:  # an incremental load: the keys stay as they are
+            yield
+            return
         with timed("keys"):
             for constraint in keys:
                 conn.execute(sa.schema.DropConstraint(constraint))
