@@ -48,6 +48,10 @@ class LoadReport:
         run_id: identifies the run (in ``load_errors`` and ``load_ledger``).
         backend: ``redshift``, ``postgresql`` or ``duckdb``.
         mode: ``incremental`` (new and changed objects merged in) or ``full``.
+        from_empty: the star was built from empty, as a full load builds it: a full
+            load, or the first load of a warehouse (nothing in its ledger or star
+            tables), which then skips the re-match of earlier plays (there are
+            none) and, on PostgreSQL, builds the fact tables' keys after their rows.
         objects: source objects staged, per staging table.
         new_objects: objects never loaded before, per staging table.
         changed_objects: objects loaded before that changed since, per staging table.
@@ -66,6 +70,7 @@ class LoadReport:
     run_id: str
     backend: str
     mode: Mode = "incremental"
+    from_empty: bool = False
     objects: dict[str, int] = field(default_factory=dict)
     new_objects: dict[str, int] = field(default_factory=dict)
     changed_objects: dict[str, int] = field(default_factory=dict)
@@ -136,7 +141,9 @@ def run(
         settings: sources, region, IAM role...
         mode: ``incremental`` stages only objects new or changed since the load
             ledger last saw them and merges them into the star tables; ``full``
-            empties the star tables and the ledger and loads every object.
+            empties the star tables and the ledger and loads every object. The
+            first incremental load of an empty warehouse takes the full load's
+            path (the same rows; see ``LoadReport.from_empty``).
         max_errors: how many bad records may be skipped (recorded in ``load_errors``);
             0 stops at the first one.
         wait: when another load holds the warehouse, wait for it (up to
@@ -172,6 +179,8 @@ def run(
         with report.timed("ledger"):
             known = ledger.read(conn, backend.execute) if mode == "incremental" else {}
             selection = ledger.select_new(plan, known)
+            # A first load (nothing loaded, the star empty) builds it as a full load does.
+            report.from_empty = mode == "full" or (not known and _star_empty(conn, backend))
         report.selected(selection)
         # Staging: COPY (or its emulation) of the selected objects; bad records counted.
         budget = ErrorBudget(max_errors)
@@ -185,9 +194,9 @@ def run(
         with backend.transforming(conn, report.staged.get("staging_events", 0), report.timed):
             if mode == "full":
                 _clear_star(conn, report, backend)
-            facts = FACT_TABLES if mode == "full" else ()
+            facts = FACT_TABLES if report.from_empty else ()
             with backend.keys_deferred(conn, facts, report.timed, progress.begin_step):
-                for step in (s for s in transform.STEPS if mode == "incremental" or s.in_full_load):
+                for step in (s for s in transform.STEPS if s.in_full_load or not report.from_empty):
                     progress.begin_step(step.name)
                     with report.timed(step.name):
                         report.merged(step, backend.run_step(conn, step))
@@ -203,6 +212,14 @@ def run(
             conn.commit()
             report.committed = True
     return report
+
+
+def _star_empty(conn: sa.Connection, backend: Stager) -> bool:
+    """Whether every star table is empty (one row looked for in each)."""
+    return all(
+        backend.execute(conn, sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
+        for table in STAR_TABLES
+    )
 
 
 def _clear_star(conn: sa.Connection, report: LoadReport, backend: Stager) -> None:

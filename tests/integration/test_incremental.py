@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from sparkify import load, transform
-from sparkify.models import load_ledger, songplays, users
+from sparkify.models import STAGING_TABLES, STAR_TABLES, load_ledger, songplays, users
 from tests import contract_fixtures as fx
 from tests.warehouse import make_engine, rows, settings_for, star_snapshot
 
@@ -156,7 +156,9 @@ def test_a_full_load_skips_the_re_match_which_would_change_nothing(
     expected = one_full_load(backend, pg_url, tmp_path, full)
     engine = make_engine(backend, pg_url, tmp_path, build=True)
     first = plays_before_their_songs(engine, full, live)
-    assert "songplays (re-match)" in first.seconds  # incremental loads re-match
+    # The first load of an empty warehouse has no earlier plays to re-match.
+    assert first.from_empty
+    assert "songplays (re-match)" not in first.seconds
     arrive(full, live, "songs")
     report = load.run(engine, settings_for(engine, live), mode="full")
     assert "songplays (re-match)" not in report.seconds
@@ -227,4 +229,47 @@ def test_the_ledger_commits_with_the_star_tables_or_not_at_all(
         assert conn.execute(sa.select(sa.func.count()).select_from(load_ledger)).scalar() == 0
     report = load.run(engine, settings)  # nothing was marked loaded: all of it loads now
     assert report.new_objects == {"staging_events": 3, "staging_songs": 5}
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_first_plain_load_of_an_empty_warehouse_takes_the_full_loads_path(
+    backend: str, pg_url: sa.URL, tmp_path: Path, full: dict[str, Path]
+) -> None:
+    expected = one_full_load(backend, pg_url, tmp_path, full)
+    engine = make_engine(backend, pg_url, tmp_path, build=True)
+    settings = settings_for(engine, full)
+    first = load.run(engine, settings)
+    assert (first.mode, first.from_empty) == ("incremental", True)
+    assert "songplays (re-match)" not in first.seconds
+    if backend == "postgresql":
+        assert "keys" in first.seconds  # the fact keys built after their rows
+    assert without_placeholder(engine) == expected
+    # Then the warehouse is not empty: the next load merges (re-match included).
+    path = full["log_data"] / "2018" / "11" / day(2)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    second = load.run(engine, settings)
+    assert not second.from_empty
+    assert "songplays (re-match)" in second.seconds
+    assert "keys" not in second.seconds
+    assert without_placeholder(engine) == expected
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("left", ["ledger", "star"])
+def test_a_warehouse_with_a_ledger_or_star_rows_is_no_first_load(
+    backend: str, left: str, pg_url: sa.URL, tmp_path: Path, full: dict[str, Path]
+) -> None:
+    engine = make_engine(backend, pg_url, tmp_path, build=True)
+    settings = settings_for(engine, full)
+    load.run(engine, settings)
+    with engine.begin() as conn:  # keep only the ledger, or only the star tables
+        emptied = (load_ledger,) if left == "star" else (*reversed(STAR_TABLES), *STAGING_TABLES)
+        for table in emptied:
+            conn.execute(sa.delete(table))
+    report = load.run(engine, settings)
+    assert not report.from_empty
+    assert "songplays (re-match)" in report.seconds
     engine.dispose()
