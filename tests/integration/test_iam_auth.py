@@ -12,11 +12,8 @@ Redshift accepts the credentials cannot be tested here.
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +24,7 @@ import sqlalchemy as sa
 from sparkify.config import Settings, load_settings
 from sparkify.db import create_engine
 from sparkify.errors import ConfigError, DatabaseError
+from tests.aws_json_api import json_api
 
 pytestmark = pytest.mark.integration
 
@@ -189,32 +187,9 @@ class FakeGetCredentials:
 def fake_serverless(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGetCredentials]:
     fake = FakeGetCredentials()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            operation = self.headers["X-Amz-Target"].rpartition(".")[2]
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-            code, payload = fake.handle(operation, body)
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    monkeypatch.setenv(
-        "AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS", f"http://127.0.0.1:{server.server_address[1]}"
-    )
-    try:
+    with json_api(fake.handle) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS", url)
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def serverless_settings(workgroup: str = "sparkify-wg") -> Settings:

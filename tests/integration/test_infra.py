@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import configparser
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from click.testing import CliRunner, Result
 from sparkify import infra
 from sparkify.cli.infra import infra as infra_group
 from sparkify.errors import ConfigError
+from tests.aws_json_api import json_api
 
 pytestmark = pytest.mark.integration
 
@@ -855,31 +854,9 @@ class FakeServerless:
 def fake_serverless(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeServerless, str]]:
     fake = FakeServerless()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            operation = self.headers["X-Amz-Target"].rpartition(".")[2]
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-            code, payload = fake.handle(operation, body)
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS", url)
-    try:
+    with json_api(fake.handle) as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS", url)
         yield fake, url
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class Recorder:
