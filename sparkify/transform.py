@@ -423,7 +423,8 @@ class Step(NamedTuple):
     #: how ``build`` takes a share of the staged events: a :class:`Part` of the
     #: users (``"user_id"``), a :class:`TsRange` (``"ts"``), or not at all
     shares: Literal["user_id", "ts"] | None = None
-    #: whether a full load runs it (every step runs in an incremental one)
+    #: whether a load that builds the star from empty (a full load, or the first load
+    #: of an empty warehouse) runs it; every step runs in any other load
     in_full_load: bool = True
 
 
@@ -431,7 +432,7 @@ class Step(NamedTuple):
 #: the re-match and the songplays insert both see the whole catalogue. The
 #: re-match runs before the insert: it is only for plays stored by earlier
 #: runs (this run's plays are matched as they are inserted), so it never scans
-#: them. A full load skips it: songplays was just emptied.
+#: them. A load from empty skips it: songplays was just emptied, or never filled.
 STEPS: tuple[Step, ...] = (
     Step("songs", songs, songs_insert),
     Step("artists (update)", artists, artists_update),

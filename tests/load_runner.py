@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,15 @@ class Trap:
 
     def notice(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
+
+
+def wait_until_paused(proc: subprocess.Popen[str], ready: Path, timeout: float = 60) -> None:
+    """Wait for a ``--pause-at`` load to write READY; fail if it dies or never gets there."""
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the load never reached its pause"
+        time.sleep(0.05)
 
 
 def main() -> int:

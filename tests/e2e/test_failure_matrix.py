@@ -37,6 +37,7 @@ from sparkify import load
 from sparkify.db import engine_for_url
 from sparkify.models import load_ledger, songplays
 from tests import contract_fixtures as fx
+from tests.load_runner import wait_until_paused
 from tests.warehouse import make_engine, schema_name, settings_for, star_snapshot
 
 pytestmark = pytest.mark.e2e
@@ -391,11 +392,7 @@ def pause_a_load(world: World, database: Path, folder: Path) -> PausedLoad:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the load never reached its pause"
-        time.sleep(0.05)
+    wait_until_paused(proc, ready)
     return PausedLoad(proc, release)
 
 

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from sparkify import load
 from sparkify.cli import main
 from sparkify.models import load_ledger
 from tests import contract_fixtures as fx
+from tests.load_runner import wait_until_paused
 from tests.warehouse import make_engine, schema_name, settings_for, star_snapshot
 
 pytestmark = pytest.mark.integration
@@ -106,11 +106,7 @@ def pause_a_load(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "the first load never reached its pause"
-        time.sleep(0.05)
+    wait_until_paused(first, ready)
     return first, release
 
 
