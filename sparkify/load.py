@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 
-from sparkify import ledger, models, transform
+from sparkify import gate, ledger, models, transform
 from sparkify.config import Settings
 from sparkify.counts import table_counts
 from sparkify.errors import LoadInterrupted, is_interrupt, translated
@@ -62,8 +62,10 @@ class LoadReport:
         inserted: rows each star table gained.
         updated: rows each star table changed in place (users, artists, songplays).
         totals: rows in every staging and star table after the run.
+        audited: the checks of the quality gate the run passed (none when not audited).
         seconds: wall seconds per step (``plan``, ``staging``, each transform, ``keys``
-            where a full load built the fact tables' keys after their rows, ``commit``).
+            where a full load built the fact tables' keys after their rows, ``audit``
+            (the quality gate), ``commit``).
         committed: the run's COMMIT returned (an interrupt after it loses nothing).
     """
 
@@ -81,6 +83,7 @@ class LoadReport:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
+    audited: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     committed: bool = False
 
@@ -133,6 +136,7 @@ def run(
     s3: S3Client | None = None,
     plan: Plan | None = None,
     stager: Stager | None = None,
+    audit: bool = True,
 ) -> LoadReport:
     """Load the sources into staging and merge them into the star schema, in one transaction.
 
@@ -154,6 +158,8 @@ def run(
         plan: what to consider loading; listed from ``settings`` when ``None``.
         stager: the backend's stager (chosen from ``settings`` when ``None``; the
             Redshift model tests run Redshift's on PostgreSQL).
+        audit: run the quality gate (:mod:`sparkify.gate`) after the merges, before
+            anything is committed; ``False`` skips it.
 
     Returns:
         The report of the run.
@@ -162,6 +168,7 @@ def run(
         BadRecordError: a bad record, with ``max_errors`` 0 (nothing committed).
         TooManyBadRecordsError: more than ``max_errors`` bad records (nothing committed).
         LoadInProgressError: another load holds the warehouse (nothing done).
+        QualityGateError: a check of the quality gate failed (nothing committed).
         LoadInterrupted: Ctrl-C; says whether the run had committed.
         SourceError: a source cannot be listed or read (nothing committed).
         DatabaseError: the database refused a statement (nothing committed).
@@ -200,6 +207,12 @@ def run(
                     progress.begin_step(step.name)
                     with report.timed(step.name):
                         report.merged(step, backend.run_step(conn, step))
+        # The quality gate: a failed check rolls the whole run back.
+        if audit:
+            progress.begin_step("audit")
+            with report.timed("audit"):
+                rematched = report.updated.get(models.songplays.name, 0) > 0
+                report.audited = gate.audit(conn, backend, rematched=rematched)
         # The ledger, then one COMMIT for all of it.
         with report.timed("ledger"):
             ledger.record(

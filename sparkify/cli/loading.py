@@ -88,6 +88,13 @@ def _no_new_file(path: Path | None) -> Iterator[None]:
     show_default=True,
     help="Skip up to N bad records (recorded in load_errors) instead of stopping at the first.",
 )
+@click.option(
+    "--audit/--no-audit",
+    default=True,
+    show_default=True,
+    help="Run the data-quality gate before the load commits: a failed check rolls the "
+    "whole run back and exits 1. --no-audit skips it.",
+)
 @lock_options
 @click.option(
     "--progress/--no-progress",
@@ -98,6 +105,7 @@ def etl(
     settings: Settings,
     incremental: bool,
     max_errors: int,
+    audit: bool,
     wait: bool,
     lock_timeout: float,
     progress: bool | None,
@@ -116,6 +124,7 @@ def etl(
                     settings,
                     mode="incremental" if incremental else "full",
                     max_errors=max_errors,
+                    audit=audit,
                     wait=wait,
                     lock_timeout=lock_timeout,
                     progress=bars,

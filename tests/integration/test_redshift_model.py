@@ -21,24 +21,33 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sparkify import analytics, load, quality, transform
+from sparkify import analytics, gate, load, quality, transform
 from sparkify.config import Settings, load_settings
 from sparkify.counts import table_counts_query
 from sparkify.errors import (
     BadRecordError,
     DatabaseError,
     LoadInProgressError,
+    QualityGateError,
     TooManyBadRecordsError,
 )
 from sparkify.execute import execute_redshift
-from sparkify.models import load_errors, load_ledger, staging_events, staging_songs
+from sparkify.models import load_errors, load_ledger, staging_events, staging_songs, users
+from sparkify.models import time as time_table
 from sparkify.sources import Plan, plan_sources, s3_client
 from sparkify.staging.base import NoProgress
 from sparkify.staging.redshift import NO_WAIT_SECONDS
 from tests import contract_fixtures as fx
 from tests.redshift_model import ISOLATION_LEVELS, ModelStager, model_engine
 from tests.redshift_sql import GOLDEN
-from tests.warehouse import make_engine, rows, schema_name, settings_for, star_snapshot
+from tests.warehouse import (
+    make_engine,
+    schema_name,
+    settings_for,
+    star_snapshot,
+    unenforce,
+    warehouse_state,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.redshift_model]
 
@@ -374,16 +383,8 @@ class FailAt(NoProgress):
             raise RuntimeError(f"failed at {name}")
 
 
-def warehouse_state(engine: sa.Engine) -> dict[str, Any]:
-    state = star_snapshot(engine)
-    with engine.connect() as conn:
-        state["load_ledger"] = rows(conn, load_ledger, skip=("loaded_at",))
-        state["load_errors"] = rows(conn, load_errors, skip=("recorded_at", "error_id"))
-    return state
-
-
 @pytest.mark.parametrize(
-    "step", [step.name for step in transform.STEPS] + ["commit"], ids=lambda s: s
+    "step", [step.name for step in transform.STEPS] + ["audit", "commit"], ids=lambda s: s
 )
 def test_a_failure_at_any_step_leaves_the_warehouse_as_it_was(
     warehouse: sa.Engine, bucket: str, tmp_path: Path, step: str
@@ -393,6 +394,78 @@ def test_a_failure_at_any_step_leaves_the_warehouse_as_it_was(
     before = warehouse_state(warehouse)
     with pytest.raises(RuntimeError, match=re.escape(f"failed at {step}")):
         load.run(warehouse, settings, stager=ModelStager(), progress=FailAt(step))
+    assert warehouse_state(warehouse) == before
+
+
+# -- the quality gate -------------------------------------------------------------------
+
+
+def only_song(plan: Plan, song_id: str) -> Plan:
+    """The plan with one song file only (its plays' songs arrive later)."""
+    kept = [obj for obj in plan.songs.objects if obj.uri.endswith(f"TR{song_id}.json")]
+    return dataclasses.replace(plan, songs=dataclasses.replace(plan.songs, objects=kept))
+
+
+def test_the_gate_sent_is_the_golden_files_every_key_by_a_query(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    load.run(
+        warehouse,
+        settings,
+        stager=ModelStager(),
+        plan=only_song(days(plan_of(settings), 1), "SOCAFE"),
+    )
+    with Sent(warehouse) as sent:
+        # Days 2 and 3, and the songs of day 1's plays: the re-match updates them.
+        report = load.run(warehouse, settings, stager=ModelStager())
+    assert report.updated["songplays"] > 0
+    assert report.audited == gate.names(rematched=True)
+    normalised = {"\n".join(line.rstrip() for line in t.strip().splitlines()) for t in sent.texts}
+    # Redshift enforces no key: all six are queried, even where PostgreSQL has an index.
+    names = [
+        f"gate_unique_{c.name[len('unique.') :].replace('.', '_')}" for c in gate.unique_checks()
+    ]
+    for name in [*names, "gate_probe_played", "gate_probe_rematched"]:
+        golden = (GOLDEN / f"{name}.sql").read_text().strip()
+        assert golden in normalised, f"{name}.sql is not what the load sent"
+
+
+def test_a_duplicate_start_time_on_the_model_stops_the_next_load_which_rolls_back(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    load.run(warehouse, settings, stager=ModelStager(), plan=days(plan_of(settings), 1))
+    unenforce(warehouse, time_table)  # as on Redshift: the key is informational
+    with warehouse.begin() as conn:
+        conn.execute(
+            sa.insert(time_table).from_select(
+                [c.name for c in time_table.columns], sa.select(time_table)
+            )
+        )
+    before = warehouse_state(warehouse)
+    with pytest.raises(QualityGateError) as caught:
+        load.run(warehouse, settings, stager=ModelStager())
+    assert (caught.value.check, caught.value.table) == ("unique.time.start_time", "time")
+    assert caught.value.sample == ((dt.datetime(2018, 11, 1, 20, 57, 10, 796000),),)
+    assert warehouse_state(warehouse) == before
+
+
+def test_a_re_matched_play_of_a_missing_user_on_the_model_stops_the_load(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    plan = only_song(days(plan_of(settings), 1), "SOCAFE")
+    load.run(warehouse, settings, stager=ModelStager(), plan=plan)
+    with warehouse.begin() as conn:
+        conn.execute(sa.delete(users).where(users.c.user_id == 10))
+    before = warehouse_state(warehouse)
+    with pytest.raises(QualityGateError) as caught:
+        load.run(warehouse, settings, stager=ModelStager(), plan=days(plan_of(settings), 1))
+    assert (caught.value.check, caught.value.sample) == (
+        "references.songplays.user_id.users",
+        ((10,),),
+    )
     assert warehouse_state(warehouse) == before
 
 
