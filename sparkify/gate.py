@@ -77,7 +77,7 @@ class GateCheck:
     name: str
     table: str
     key: tuple[str, ...]
-    offending: sa.Select[Any]
+    offending: sa.Select[Any] | quality.duplicated
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,10 @@ class Probe:
 
     Attributes:
         checks: the checks, in the order they are reported.
-        query: one row when any of them fails; ``None``: each check's own query asks.
+        query: one row, one count: of the rows breaking any of them (``None``: each
+            check's own query asks). A count, not ``LIMIT 1``: the rows are all read
+            when nothing fails, and PostgreSQL plans a ``LIMIT 1`` for the first row
+            (nested loops of index lookups: 0.3 s instead of 0.2 s for a day's plays).
         by_index: the database keeps the checks' key unique: nothing to ask.
     """
 
@@ -140,7 +143,7 @@ def _may_fail(conn: sa.Connection, run: Execute, probe: Probe) -> bool:
     if probe.query is None:
         return True
     with translated("the quality gate"):
-        return run(conn, probe.query).first() is not None
+        return bool(run(conn, probe.query).scalar_one())
 
 
 def _raise_if_failing(conn: sa.Connection, run: Execute, check: GateCheck) -> None:
@@ -185,20 +188,15 @@ def held_by_index(check: GateCheck, indexes: Collection[UniqueIndex]) -> bool:
 
 def unique_checks() -> list[GateCheck]:
     """``unique.<table>.<key>`` for every key of the star: the duplicated values, whole table."""
-    found = []
-    for name, key in quality.UNIQUE_KEYS:
-        table = metadata.tables[name]
-        columns = [table.c[column] for column in key]
-        duplicated = quality.duplicate_groups(table, *key).with_only_columns(*columns)
-        found.append(
-            GateCheck(
-                name=f"unique.{name}.{'.'.join(key)}",
-                table=name,
-                key=key,
-                offending=duplicated.order_by(*columns).limit(SAMPLE + 1),
-            )
+    return [
+        GateCheck(
+            name=f"unique.{name}.{'.'.join(key)}",
+            table=name,
+            key=key,
+            offending=quality.duplicated(metadata.tables[name], key, SAMPLE + 1),
         )
-    return found
+        for name, key in quality.UNIQUE_KEYS
+    ]
 
 
 # -- the run's songplays --------------------------------------------------------------
@@ -250,21 +248,16 @@ def reference_checks(rematched: bool) -> list[GateCheck]:
 
 
 def played_probe() -> sa.Select[Any]:
-    """One row when a staged play has no songplay, or its songplay a missing reference."""
+    """Count the staged plays with no songplay, or whose songplay has a missing reference."""
     scope, missing = _with_dimensions(_played_songplays(outer=True))
     unloaded = songplays.c.user_id.is_(None)  # NOT NULL in songplays: no songplay joined
-    return (
-        sa.select(sa.literal(1))
-        .select_from(scope)
-        .where(*plays(), sa.or_(unloaded, *missing))
-        .limit(1)
-    )
+    return sa.select(sa.func.count()).select_from(scope).where(*plays(), sa.or_(unloaded, *missing))
 
 
 def rematched_probe() -> sa.Select[Any]:
-    """One row when a songplay of a staged song has a missing reference."""
+    """Count the songplays of staged songs that have a missing reference."""
     scope, missing = _with_dimensions(_rematched_songplays())
-    return sa.select(sa.literal(1)).select_from(scope).where(sa.or_(*missing)).limit(1)
+    return sa.select(sa.func.count()).select_from(scope).where(sa.or_(*missing))
 
 
 def _played_songplays(*, outer: bool) -> FromClause:

@@ -1,4 +1,3 @@
-SELECT 1 AS anon_1
+SELECT count(*) AS count_1
 FROM staging_events LEFT OUTER JOIN songplays ON songplays.user_id = staging_events.user_id AND songplays.session_id = staging_events.session_id AND songplays.start_time = TIMESTAMP 'epoch' + staging_events.ts / 1000.0 * INTERVAL '1 second' LEFT OUTER JOIN users ON users.user_id = songplays.user_id LEFT OUTER JOIN time ON time.start_time = songplays.start_time LEFT OUTER JOIN songs ON songs.song_id = songplays.song_id LEFT OUTER JOIN artists ON artists.artist_id = songplays.artist_id
 WHERE staging_events.page = 'NextSong' AND staging_events.user_id IS NOT NULL AND (songplays.user_id IS NULL OR songplays.user_id IS NOT NULL AND users.user_id IS NULL OR songplays.start_time IS NOT NULL AND time.start_time IS NULL OR songplays.song_id IS NOT NULL AND songs.song_id IS NULL OR songplays.artist_id IS NOT NULL AND artists.artist_id IS NULL)
- LIMIT 1

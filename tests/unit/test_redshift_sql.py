@@ -501,10 +501,12 @@ def test_gate_statement_parses_as_one_redshift_select_with_its_values_inlined(na
 
 
 @pytest.mark.parametrize("name", sorted(GATE))
-def test_gate_statement_asks_for_a_bounded_number_of_rows(name: str) -> None:
+def test_gate_statement_returns_a_count_or_a_bounded_sample(name: str) -> None:
     sql = compile_redshift(GATE[name])
-    limit = 1 if name.startswith("gate_probe_") else gate.SAMPLE + 1
-    assert sql.rstrip().endswith(f"LIMIT {limit}")
+    if name.startswith("gate_probe_"):
+        assert sql.startswith("SELECT count(*) AS count_1") and "LIMIT" not in sql
+    else:
+        assert sql.rstrip().endswith(f"LIMIT {gate.SAMPLE + 1}")
 
 
 def test_gate_converts_ts_as_the_loader_does() -> None:
