@@ -212,7 +212,9 @@ def run(
             progress.begin_step("audit")
             with report.timed("audit"):
                 rematched = report.updated.get(models.songplays.name, 0) > 0
-                report.audited = gate.audit(conn, backend, rematched=rematched)
+                report.audited = gate.audit(
+                    conn, backend, from_empty=report.from_empty, rematched=rematched
+                )
         # The ledger, then one COMMIT for all of it.
         with report.timed("ledger"):
             ledger.record(

@@ -57,6 +57,12 @@ def unenforce(engine: sa.Engine, table: sa.Table) -> None:
                     conn.execute(sa.schema.DropConstraint(constraint))
             return
         name = table.name
+        keys = sa.text(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = :name "
+            "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+        )
+        if not conn.execute(keys, {"name": name}).scalar_one():
+            return  # songplays and time have none there (migration 0003)
         conn.exec_driver_sql(f'CREATE TABLE "{name}_unkeyed" AS SELECT * FROM "{name}"')
         conn.exec_driver_sql(f'DROP TABLE "{name}"')
         conn.exec_driver_sql(f'ALTER TABLE "{name}_unkeyed" RENAME TO "{name}"')
