@@ -177,11 +177,20 @@ def test_the_merges_sent_are_the_golden_files(
     load.run(warehouse, settings, stager=ModelStager(), plan=days(plan_of(settings), 1))
     with Sent(warehouse) as sent:
         load.run(warehouse, settings, stager=ModelStager())
+    assert_sent_golden(
+        sent,
+        [
+            "transform_"
+            + step.name.replace(" (update)", "_update").replace(" (re-match)", "_re_match")
+            for step in transform.STEPS
+        ],
+    )
+
+
+def assert_sent_golden(sent: Sent, names: list[str]) -> None:
+    """Each golden file ``tests/golden/<name>.sql`` is a statement the load sent."""
     normalised = {"\n".join(line.rstrip() for line in t.strip().splitlines()) for t in sent.texts}
-    for step in transform.STEPS:
-        name = "transform_" + step.name.replace(" (update)", "_update").replace(
-            " (re-match)", "_re_match"
-        )
+    for name in names:
         golden = (GOLDEN / f"{name}.sql").read_text().strip()
         assert golden in normalised, f"{name}.sql is not what the load sent"
 
@@ -421,14 +430,11 @@ def test_the_gate_sent_is_the_golden_files_every_key_by_a_query(
         report = load.run(warehouse, settings, stager=ModelStager())
     assert report.updated["songplays"] > 0
     assert report.audited == gate.names()
-    normalised = {"\n".join(line.rstrip() for line in t.strip().splitlines()) for t in sent.texts}
     # Redshift enforces no key: all six are queried, even where PostgreSQL has an
     # index; songplays' for the run's plays (the run is incremental).
     keys = [f"gate_{check.name.replace('.', '_')}" for check in gate.unique_checks()]
     keys = [f"{key}_run" if key.endswith("session_id_start_time") else key for key in keys]
-    for name in [*keys, "gate_probe_played", "gate_probe_rematched"]:
-        golden = (GOLDEN / f"{name}.sql").read_text().strip()
-        assert golden in normalised, f"{name}.sql is not what the load sent"
+    assert_sent_golden(sent, [*keys, "gate_probe_played", "gate_probe_rematched"])
 
 
 def test_a_duplicate_start_time_on_the_model_stops_the_next_load_which_rolls_back(
