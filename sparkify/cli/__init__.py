@@ -7,6 +7,7 @@ imports it; its modules, by theme:
 
 - ``loading``: ``create-tables`` and ``etl`` (the commands that write);
 - ``reading``: ``counts``, ``check``, ``analyze``, ``s3 check``;
+- ``report``: ``report``, the HTML page;
 - ``demo``: ``generate`` and ``demo``;
 - ``infra``: ``infra up | status | down``;
 - ``options``, ``console``, ``progress``: shared flags, consoles and errors, bars.
@@ -18,7 +19,7 @@ from importlib.metadata import version
 
 import click
 
-from sparkify.cli import demo, infra, loading, reading
+from sparkify.cli import demo, infra, loading, reading, report
 from sparkify.cli.console import SparkifyGroup
 
 __all__ = ["main"]
@@ -37,6 +38,7 @@ for _command in (
     reading.check,
     reading.analyze,
     reading.s3,
+    report.report,
     demo.generate_command,
     demo.demo_command,
     infra.infra,

@@ -46,8 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The password every PostgreSQL URL carries (the local server trusts loopback,
 #: so it is never checked): it must never appear in any output.
 SECRET = "pw-S3cret-7f3a"
-COMMANDS = ("etl", "counts", "check", "analyze", "create-tables")
-READERS = ("counts", "check", "analyze")
+COMMANDS = ("etl", "counts", "check", "analyze", "report", "create-tables")
+READERS = ("counts", "check", "analyze", "report")
 
 
 @dataclass
@@ -73,6 +73,7 @@ class World:
     expected: dict[str, list[tuple[Any, ...]]]  # the loaded warehouse's tables
     pg_url: sa.URL  # the session's database, with SECRET as password
     pg_schema: str  # a schema there with the fixture loaded
+    reports: Path  # where `sparkify report` writes, outside every case's folder
 
     def source_args(self, **replace: str) -> list[str]:
         paths = {name: str(path) for name, path in self.sources.items()}
@@ -113,6 +114,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, pg_url: sa.URL) -> Iterator[
         expected=expected,
         pg_url=pg_url.set(password=SECRET),
         pg_schema=name,
+        reports=root / "reports",
     )
 
 
@@ -199,10 +201,14 @@ def every(
 
     The commands that take the load lock (etl, create-tables) get ``--no-wait``:
     their waiting is tested in tests/integration/test_commands_during_a_load.py.
+    ``report`` writes a file of its own in ``world.reports`` (which must not appear
+    when it fails).
     """
+    world.reports.mkdir(exist_ok=True)
     return [
         [
             c,
+            *([str(world.reports / f"{uuid.uuid4().hex}.html")] if c == "report" else []),
             *args,
             *([*world.source_args(), "--no-wait", *etl] if c == "etl" else []),
             *(["--no-wait"] if c == "create-tables" else []),
@@ -480,6 +486,8 @@ def test_every_command_fails_in_one_error_line_and_changes_nothing(
         codes = scene.expect_code or [1] * len(outcomes)
         for i, (outcome, code) in enumerate(zip(outcomes, codes, strict=True)):
             assert_promises(outcome, code, scene.expect_text, report=i in scene.reports)
+            if outcome.args[0] == "report":
+                assert Path(outcome.args[1]).exists() == (code == 0), outcome
         if scene.after:
             scene.after(outcomes)
         ignored = set(scene.ignore)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -16,10 +17,29 @@ pytestmark = pytest.mark.unit
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def test_the_readme_opens_with_the_demo_and_the_test_command() -> None:
     first_block = README.split("```")[1]
     assert "uv run sparkify demo" in first_block
-    assert "uv run pytest" in first_block
+    assert "\ntests/run " in first_block
+
+
+def test_the_test_command_installs_chromium_and_the_extras_then_runs_pytest() -> None:
+    script = ROOT / "tests" / "run"
+    text = script.read_text()
+    assert os.access(script, os.X_OK)
+    assert text.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in text
+    assert "apt-get install -y -qq --no-install-recommends chromium" in text
+    assert "uv sync --locked --all-extras" in text
+    assert text.rstrip().endswith('exec uv run pytest "$@"')
+    assert "\ntests/run\n" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_shows_the_report_screenshot() -> None:
+    assert "![The report of a demo warehouse](docs/report.png)" in README
+    assert (ROOT / "docs" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_every_command_in_the_readme_table_exists_with_its_options() -> None:
