@@ -7,17 +7,14 @@ text sorts byte by byte everywhere (``sql.binary``: Redshift and DuckDB
 do so natively, PostgreSQL gets ``COLLATE "C"`` whatever its database's
 collation).
 
-:data:`QUESTIONS` names them; :func:`run` answers one, and :func:`answers_to_json`,
-:func:`to_csv` and :func:`write_charts` render the answers; :func:`series` gives
-an answer's chart data in the shape its question fits (every hour 0-23 in order,
-every weekday in order, rankings as bars, free vs paid as a share).
+:data:`QUESTIONS` names them; :func:`run` answers one, :func:`write_charts`
+draws the answers and :func:`series` gives an answer's chart data in the shape
+its question fits (every hour 0-23 in order, every weekday in order, rankings as
+bars, free vs paid as a share); the CLI prints them as a table, JSON or CSV.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -264,29 +261,6 @@ def run(conn: sa.Connection, name: str, limit: int = 10) -> Answer:
 def run_all(conn: sa.Connection, limit: int = 10) -> list[Answer]:
     """Answer every question of :data:`QUESTIONS`, in its order."""
     return [run(conn, name, limit) for name in QUESTIONS]
-
-
-def answers_to_json(answers: Sequence[Answer]) -> str:
-    """Render answers as a JSON array; each row is an object keyed by column name."""
-    document = [
-        {
-            "name": answer.name,
-            "description": answer.description,
-            "columns": answer.columns,
-            "rows": [dict(zip(answer.columns, row, strict=True)) for row in answer.rows],
-        }
-        for answer in answers
-    ]
-    return json.dumps(document, indent=2, default=str)
-
-
-def to_csv(answer: Answer) -> str:
-    """Render one answer as CSV with a header row (NULL as an empty field)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(answer.columns)
-    writer.writerows(answer.rows)
-    return out.getvalue()
 
 
 def _value_at(answer: Answer) -> int:

@@ -12,8 +12,8 @@ import time as clock
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
@@ -111,6 +111,29 @@ class LoadReport:
         """Wall seconds of the whole run."""
         return sum(self.seconds.values())
 
+    def as_dict(self, error: str | None = None) -> dict[str, Any]:
+        """The report as plain data (for JSON): ``run_id``, ``status``, every figure, ``error``.
+
+        Args:
+            error: the one-line message of the failure that ended the run, if any.
+
+        Returns:
+            ``status`` (``succeeded`` when the run committed, else ``failed``), then
+            every attribute but ``committed`` (per-table figures as objects keyed by
+            table), ``total_seconds``, and ``error`` (``None`` unless given).
+        """
+        data: dict[str, Any] = {
+            "run_id": self.run_id,
+            "status": "succeeded" if self.committed else "failed",
+        }
+        for attribute in fields(self):
+            if attribute.name not in data and attribute.name != "committed":
+                value = getattr(self, attribute.name)
+                data[attribute.name] = dict(value) if isinstance(value, dict) else value
+        data["total_seconds"] = self.total_seconds
+        data["error"] = error
+        return data
+
     @contextmanager
     def timed(self, step: str) -> Iterator[None]:
         """Add the wall time of the block to ``seconds[step]``."""
@@ -133,6 +156,7 @@ def run(
     s3: S3Client | None = None,
     plan: Plan | None = None,
     stager: Stager | None = None,
+    report: LoadReport | None = None,
 ) -> LoadReport:
     """Load the sources into staging and merge them into the star schema, in one transaction.
 
@@ -154,6 +178,9 @@ def run(
         plan: what to consider loading; listed from ``settings`` when ``None``.
         stager: the backend's stager (chosen from ``settings`` when ``None``; the
             Redshift model tests run Redshift's on PostgreSQL).
+        report: the report to fill in, of this run's backend and mode; a caller
+            that passes its own still holds, when the run fails, its ``run_id``
+            and what it did until then. A new one when ``None``.
 
     Returns:
         The report of the run.
@@ -169,7 +196,7 @@ def run(
     if mode not in ("incremental", "full"):
         raise ValueError(f"unknown load mode {mode!r}")
     progress = progress or NoProgress()
-    report = LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
+    report = report or LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
     backend = stager or stager_for(settings.backend)
     with report.timed("plan"):
         plan = plan or plan_sources(settings, s3)

@@ -14,8 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from sparkify import analytics, quality
-from sparkify.cli.console import SparkifyGroup, cell, console, err_console, notice
+from sparkify.cli.console import SparkifyGroup, console, err_console, notice
 from sparkify.cli.options import settings_options
+from sparkify.cli.output import Format, emit, emit_json, format_option, records
 from sparkify.config import Settings
 from sparkify.counts import COUNTED_TABLES, table_counts
 from sparkify.db import describe, reader_engine, reading
@@ -26,7 +27,8 @@ from sparkify.staging import stager_for
 
 @click.command("counts")
 @settings_options
-def counts(settings: Settings) -> None:
+@format_option
+def counts(settings: Settings, fmt: Format) -> None:
     """Print the row count of every staging and star table."""
     engine = reader_engine(settings)
     try:
@@ -37,12 +39,17 @@ def counts(settings: Settings) -> None:
     table = Table("table", "rows", title=f"Row counts on {escape(describe(engine))}")
     for name, rows in found.items():
         table.add_row(name, f"{rows:,}")
-    console.print(table)
+    emit(list(found.items()), ("table", "rows"), fmt, table=table)
+
+
+#: The columns of ``check --format json|csv``.
+CHECK_COLUMNS = ("check", "table", "passed", "failing_rows", "detail")
 
 
 @click.command("check")
 @settings_options
-def check(settings: Settings) -> None:
+@format_option
+def check(settings: Settings, fmt: Format) -> None:
     """Run the data-quality checks; exit 1 when any fails."""
     engine = reader_engine(settings)
     tables = (*STAR_TABLES, staging_events)
@@ -55,9 +62,11 @@ def check(settings: Settings) -> None:
     for result in results:
         verdict = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
         table.add_row(result.name, verdict, str(result.failing_rows), escape(result.detail))
-    console.print(table)
+    rows = [(r.name, r.table, r.passed, r.failing_rows, r.detail) for r in results]
+    emit(rows, CHECK_COLUMNS, fmt, table=table)
     failed = [r for r in results if not r.passed]
-    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if fmt == "table":
+        console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         sys.exit(1)
 
@@ -72,14 +81,7 @@ def check(settings: Settings) -> None:
     show_default=True,
     help="Rows per ranking question.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option
 @click.option(
     "--charts",
     "charts_dir",
@@ -87,7 +89,7 @@ def check(settings: Settings) -> None:
     help="Also write a PNG bar chart per question into DIR (needs sparkify[charts]).",
 )
 def analyze(
-    settings: Settings, questions: tuple[str, ...], limit: int, fmt: str, charts_dir: Path | None
+    settings: Settings, questions: tuple[str, ...], limit: int, fmt: Format, charts_dir: Path | None
 ) -> None:
     """Answer the analytics team's standard questions (all, or those named)."""
     names = list(questions) or list(analytics.QUESTIONS)
@@ -100,17 +102,23 @@ def analyze(
     finally:
         engine.dispose()
     if fmt == "json":
-        click.echo(analytics.answers_to_json(answers))
-    elif fmt == "csv":
-        for answer in answers:
-            click.echo(f"# {answer.name}: {answer.description}")
-            click.echo(analytics.to_csv(answer), nl=False)
+        # One array of answers, each with its rows as objects keyed by column.
+        emit_json(
+            [
+                {
+                    "name": answer.name,
+                    "description": answer.description,
+                    "columns": answer.columns,
+                    "rows": records(answer.rows, answer.columns),
+                }
+                for answer in answers
+            ]
+        )
     else:
         for answer in answers:
-            table = Table(*answer.columns, title=answer.description)
-            for row in answer.rows:
-                table.add_row(*(cell(v) for v in row))
-            console.print(table)
+            if fmt == "csv":  # one CSV per answer, after a comment line naming it
+                click.echo(f"# {answer.name}: {answer.description}")
+            emit(answer.rows, answer.columns, fmt, title=answer.description)
     if charts_dir is not None:
         written = analytics.write_charts(answers, charts_dir)
         err_console.print(f"Wrote {len(written)} chart(s) to {escape(str(charts_dir))}")
