@@ -7,6 +7,7 @@ imports it; its modules, by theme:
 
 - ``loading``: ``create-tables`` and ``etl`` (the commands that write);
 - ``reading``: ``counts``, ``check``, ``analyze``, ``s3 check``;
+- ``history``: ``runs`` and ``runs show`` (the load history);
 - ``demo``: ``generate`` and ``demo``;
 - ``infra``: ``infra up | status | down``;
 - ``options``, ``console``, ``progress``: shared flags, consoles and errors, bars.
@@ -18,7 +19,7 @@ from importlib.metadata import version
 
 import click
 
-from sparkify.cli import demo, infra, loading, reading
+from sparkify.cli import demo, history, infra, loading, reading
 from sparkify.cli.console import SparkifyGroup
 
 __all__ = ["main"]
@@ -37,6 +38,7 @@ for _command in (
     reading.check,
     reading.analyze,
     reading.s3,
+    history.runs,
     demo.generate_command,
     demo.demo_command,
     infra.infra,
