@@ -16,10 +16,11 @@
   own that takes no lock (so it never waits for the load lock again). On DuckDB
   that is impossible: the other process holds the file, so nothing is recorded.
 * a run that failed before it had a session for another reason (the database
-  cannot be reached, the schema is missing...) is not recorded: trying again
-  would fail the same way, and might wait as long again. Nor is Ctrl-C during
-  the source listing (recording it would open a first connection while the user
-  waits to get out). A failure of the source listing itself is recorded.
+  cannot be reached or refuses the connection, Ctrl-C while connecting or
+  waiting for the lock) is not recorded: trying again would fail the same way,
+  and might wait as long again. Nor is Ctrl-C during the source listing
+  (recording it would open a first connection while the user waits to get
+  out). A failure of the source listing itself is recorded.
 
 Writing a failed run's row never hides the run's own error: if it fails (or is
 interrupted by a second Ctrl-C), it is logged on the ``sparkify.history`` logger
