@@ -8,7 +8,8 @@ the database driver's errors into them wherever a statement runs.
     SparkifyError
         ConfigError, SourceError, BadRecordError, TooManyBadRecordsError,
         DatabaseError, LoadInProgressError, FolderNotEmptyError,
-        NoWarehouseError, OutputError          (the library)
+        NoWarehouseError (OutdatedWarehouseError), UnknownRunError,
+        OutputError                            (the library)
         UnknownQuestionError, MissingExtraError (analytics)
         AwsError, InfraStateError, InfraTimeoutError (infra)
     KeyboardInterrupt
@@ -124,6 +125,28 @@ class NoWarehouseError(SparkifyError):
         self.missing = missing
         detail = f" (missing: {', '.join(missing)})" if missing else ""
         super().__init__(f"no warehouse at {where}{detail}: run `sparkify create-tables`")
+
+
+class OutdatedWarehouseError(NoWarehouseError):
+    """The warehouse lacks tables a command needs: made before the migration that adds them."""
+
+    def __init__(self, where: str, missing: tuple[str, ...]) -> None:
+        self.where = where
+        self.missing = missing
+        SparkifyError.__init__(
+            self,
+            f"the warehouse at {where} has no {', '.join(missing)} table: run the migrations "
+            "(`alembic upgrade head` keeps its data; `sparkify create-tables` rebuilds every "
+            "table empty)",
+        )
+
+
+class UnknownRunError(SparkifyError):
+    """No load run has the given run_id."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no load run {run_id!r} in load_runs; `sparkify runs` lists them")
 
 
 class LoadInterrupted(KeyboardInterrupt):

@@ -3,7 +3,9 @@
     report = run(engine, settings, max_errors=0)
 
 One run is one transaction: staging and every star table commit together or
-not at all, so a failure at any step leaves the warehouse as it was.
+not at all, so a failure at any step leaves the warehouse as it was. Every run
+is kept in ``load_runs`` (:mod:`sparkify.history`): a succeeded one in that
+transaction, a failed one after its rollback.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
-from sparkify import ledger, models, transform
+from sparkify import history, ledger, models, transform
 from sparkify.config import Settings
 from sparkify.counts import table_counts
 from sparkify.errors import LoadInterrupted, is_interrupt, translated
@@ -160,6 +162,9 @@ def run(
 ) -> LoadReport:
     """Load the sources into staging and merge them into the star schema, in one transaction.
 
+    The run is kept in ``load_runs``: when it succeeds, in its transaction; when it
+    fails, after the rollback, before its error is raised (:mod:`sparkify.history`).
+
     Args:
         engine: the warehouse (its schema built by the migrations).
         settings: sources, region, IAM role...
@@ -183,7 +188,7 @@ def run(
             and what it did until then. A new one when ``None``.
 
     Returns:
-        The report of the run.
+        The report of the run (its row in ``load_runs`` committed with it).
 
     Raises:
         BadRecordError: a bad record, with ``max_errors`` 0 (nothing committed).
@@ -198,10 +203,13 @@ def run(
     progress = progress or NoProgress()
     report = report or LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
     backend = stager or stager_for(settings.backend)
-    with report.timed("plan"):
+    runs = history.Recorder(engine, report, backend.execute)
+    with runs.failures(), report.timed("plan"):
         plan = plan or plan_sources(settings, s3)
-    session = backend.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
-    with translated("the load"), _interruptible(report), session as conn:
+    session = runs.session(
+        backend.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
+    )
+    with runs.failures(), translated("the load"), _interruptible(report), session as conn:
         # What to stage: every object, or those the ledger has not seen as they are now.
         with report.timed("ledger"):
             known = ledger.read(conn, backend.execute) if mode == "incremental" else {}
@@ -234,6 +242,7 @@ def run(
                 insert_rows=backend.insert_rows, run=backend.execute,
             )  # fmt: skip
         report.totals = table_counts(conn, backend.execute)
+        runs.succeeded(conn)  # the run's row in load_runs, committed with it
         progress.begin_step("commit")
         with report.timed("commit"):
             conn.commit()

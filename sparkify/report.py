@@ -12,7 +12,6 @@ names, locations, error messages) is HTML-escaped.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sparkify import analytics, quality, report_page
+from sparkify import analytics, history, quality, report_page
 from sparkify.analytics import Answer
 from sparkify.counts import table_counts
 from sparkify.db import describe
@@ -89,16 +88,9 @@ def collect(conn: sa.Connection, *, limit: int = 10, runs: int = 10) -> ReportDa
 def recent_runs(conn: sa.Connection, limit: int) -> list[dict[str, Any]]:
     """The newest ``limit`` load runs as dicts, or ``[]`` where the warehouse keeps none.
 
-    The load history (``sparkify.history``, table ``load_runs``) may be missing:
-    from this version of sparkify, or from a warehouse not migrated to it. Both
-    give ``[]`` and the report says "no load history in this warehouse".
+    A warehouse not migrated to the load history (table ``load_runs``) gives
+    ``[]``, and the report says "no load history in this warehouse".
     """
-    try:
-        history: Any = importlib.import_module("sparkify.history")
-    except ModuleNotFoundError as exc:
-        if exc.name != "sparkify.history":
-            raise
-        return []
     translate = conn.get_execution_options().get("schema_translate_map") or {}
     if not sa.inspect(conn).has_table("load_runs", schema=translate.get(None)):
         return []

@@ -8,6 +8,7 @@ imports it; its modules, by theme:
 - ``loading``: ``create-tables`` and ``etl`` (the commands that write);
 - ``reading``: ``counts``, ``check``, ``analyze``, ``s3 check``;
 - ``report``: ``report``, the HTML page;
+- ``history``: ``runs`` and ``runs show`` (the load history);
 - ``demo``: ``generate`` and ``demo``;
 - ``infra``: ``infra up | status | down``;
 - ``options``, ``console``, ``progress``: shared flags, consoles and errors, bars.
@@ -19,7 +20,7 @@ from importlib.metadata import version
 
 import click
 
-from sparkify.cli import demo, infra, loading, reading, report
+from sparkify.cli import demo, history, infra, loading, reading, report
 from sparkify.cli.console import SparkifyGroup
 
 __all__ = ["main"]
@@ -39,6 +40,7 @@ for _command in (
     reading.analyze,
     reading.s3,
     report.report,
+    history.runs,
     demo.generate_command,
     demo.demo_command,
     infra.infra,

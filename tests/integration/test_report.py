@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from sparkify import analytics, quality, report
+from sparkify import analytics, load, quality, report
 from sparkify.counts import table_counts
 from sparkify.db import describe, engine_for_url
 from sparkify.errors import OutputError
+from tests import contract_fixtures as fx
 from tests.integration.test_analytics import SONGS, load_plays
-from tests.warehouse import make_engine
+from tests.warehouse import make_engine, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,50 +54,40 @@ def test_the_report_escapes_what_the_warehouse_holds(plays: sa.Engine) -> None:
     assert re.search(r"&lt;script&gt;alert\(1\)&lt;/script&gt; &amp; (&quot;|\")Song", chart)
 
 
-def test_without_the_history_module_there_are_no_runs(plays: sa.Engine) -> None:
+def test_a_warehouse_with_no_runs_yet_reports_none(plays: sa.Engine) -> None:
     with plays.connect() as conn:
         assert report.recent_runs(conn, 10) == []
 
 
-def test_without_the_load_runs_table_there_are_no_runs_even_with_the_module(
-    duckdb_url: sa.URL, monkeypatch: pytest.MonkeyPatch
+def test_a_warehouse_made_before_load_runs_reports_no_history(
+    duckdb_url: sa.URL, tmp_path: Path
 ) -> None:
-    # sparkify.history is not in this version: a stand-in module whose reader must not run.
-    def recent(*args: Any) -> list[Any]:
-        raise AssertionError("read load_runs, which does not exist")
-
-    history = types.ModuleType("sparkify.history")
-    history.recent = recent  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sparkify.history", history)
     engine = engine_for_url(duckdb_url)  # a database with no load_runs table
-    with engine.connect() as conn:
-        assert report.recent_runs(conn, 10) == []
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            assert report.recent_runs(conn, 10) == []
+    finally:
+        engine.dispose()
 
 
-def test_load_runs_are_read_through_the_history_module_when_its_table_exists(
-    duckdb_warehouse: sa.Engine, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("backend", ["postgresql", "duckdb"])
+def test_the_report_lists_the_runs_the_loads_recorded(
+    backend: str, pg_url: sa.URL, tmp_path: Path
 ) -> None:
-    # The interface sparkify.history will have: recent(conn, limit, execute) -> [RunRecord];
-    # the module is a stand-in until it is merged, the table a placeholder of that name.
-    class Record:
-        def as_dict(self) -> dict[str, Any]:
-            return {"run_id": "r-1", "status": "succeeded"}
-
-    calls: list[tuple[Any, ...]] = []
-
-    def recent(conn: sa.Connection, limit: int, execute: Any) -> list[Record]:
-        calls.append((limit, execute))
-        return [Record()]
-
-    history = types.ModuleType("sparkify.history")
-    history.recent = recent  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sparkify.history", history)
-    with duckdb_warehouse.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS load_runs (run_id VARCHAR)")
-    with duckdb_warehouse.connect() as conn:
-        assert report.recent_runs(conn, 3) == [{"run_id": "r-1", "status": "succeeded"}]
-    assert calls and calls[0][0] == 3 and callable(calls[0][1])
+    engine = make_engine(backend, pg_url, tmp_path, build=True)
+    sources = fx.write_sources(tmp_path / "sources")
+    try:
+        first = load.run(engine, settings_for(engine, sources))
+        second = load.run(engine, settings_for(engine, sources))
+        with engine.connect() as conn:
+            runs = report.recent_runs(conn, 10)
+            page = report.render(report.collect(conn))
+    finally:
+        engine.dispose()
+    assert [run["run_id"] for run in runs] == [second.run_id, first.run_id]  # newest first
+    assert {run["status"] for run in runs} == {"succeeded"}
+    assert runs[1]["inserted"] == first.inserted
+    assert first.run_id in page and second.run_id in page
 
 
 def test_collect_reads_a_warehouse_in_a_schema_of_its_own(pg_url: sa.URL, tmp_path: Path) -> None:
