@@ -57,14 +57,18 @@ def source_args(sources: dict[str, Path], **replace: str) -> list[str]:
     ]
 
 
-def invoke(*args: str, columns: int = 80) -> Result:
-    """Run the command with stdout ``columns`` wide (rich reads COLUMNS once, at import)."""
-    saved = console._width
-    console._width = columns
+def invoke(*args: str, columns: int | None = 80) -> Result:
+    """Run the command as in a terminal ``columns`` wide, or piped when ``None``.
+
+    rich reads COLUMNS once, at import, so the console's width is set here.
+    """
+    saved = console._width, console._force_terminal
+    if columns is not None:
+        console._width, console._force_terminal = columns, True
     try:
         return CliRunner().invoke(main, list(args))
     finally:
-        console._width = saved
+        console._width, console._force_terminal = saved
 
 
 def newest_id(flags: list[str]) -> str:
@@ -111,6 +115,13 @@ def test_runs_lists_every_run_newest_first_with_a_failed_runs_error(
     assert "failed" in lines[at[0]] and "succeeded" in lines[at[1]]
     assert "no such folder" in lines[at[0] + 1]  # the error, under its run
     assert "runs show RUN_ID" in result.output
+
+
+def test_piped_runs_is_the_whole_table_never_cut(warehouse: Warehouse) -> None:
+    result = invoke("runs", *warehouse.flags, columns=None)
+    assert result.exit_code == 0, result.output
+    failed = next(line for line in result.output.splitlines() if warehouse.failed in line)
+    assert "no such folder" in failed and "…" not in result.output
 
 
 def test_runs_on_a_wide_terminal_is_one_table_with_each_runs_totals(
