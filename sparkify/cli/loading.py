@@ -9,18 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import sqlalchemy as sa
 
-from sparkify import load, schema
 from sparkify.cli.console import console, err_console, notice, print_report
 from sparkify.cli.options import lock_options, settings_options
 from sparkify.cli.progress import RichProgress
-from sparkify.config import Settings
-from sparkify.db import create_engine, describe, duckdb_file, require_duckdb_file
 from sparkify.errors import LoadInterrupted, translated
-from sparkify.models import load_ledger
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from sparkify.config import Settings
+    from sparkify.load import LoadReport
+
+# The library (SQLAlchemy, Alembic, the drivers) is imported inside the commands:
+# ``sparkify etl --help`` needs none of it (see the package's docstring).
 
 
 @click.command("create-tables")
@@ -32,6 +37,9 @@ def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
     The warehouse's load lock is taken first, as a load takes it: a load in
     progress finishes before its tables are dropped.
     """
+    from sparkify import schema
+    from sparkify.db import create_engine, describe, duckdb_file
+
     engine = create_engine(settings)
     with _no_new_file(duckdb_file(engine)):
         try:
@@ -103,9 +111,12 @@ def etl(
     progress: bool | None,
 ) -> None:
     """Load the sources into staging and merge them into the star schema, in one transaction."""
+    from sparkify import load
+    from sparkify.db import create_engine, require_duckdb_file
+
     engine = create_engine(settings)
     show = err_console.is_terminal if progress is None else progress
-    report: load.LoadReport | None = None
+    report: LoadReport | None = None
     try:
         try:
             # A missing DuckDB file would be created empty, then the load would fail.
@@ -136,6 +147,10 @@ def etl(
 
 def _run_committed(engine: sa.Engine, run_id: str) -> bool:
     """Whether the load ledger holds rows of ``run_id`` (it committed); ``False`` when unsure."""
+    import sqlalchemy as sa
+
+    from sparkify.models import load_ledger
+
     query = sa.select(load_ledger.c.run_id).where(load_ledger.c.run_id == run_id).limit(1)
     try:
         with engine.connect() as conn:

@@ -8,26 +8,30 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from sparkify import analytics, quality
 from sparkify.cli.console import SparkifyGroup, cell, console, err_console, notice
 from sparkify.cli.options import settings_options
-from sparkify.config import Settings
-from sparkify.counts import COUNTED_TABLES, table_counts
-from sparkify.db import describe, reader_engine, reading
-from sparkify.models import STAR_TABLES, staging_events
-from sparkify.preflight import check_sources
-from sparkify.staging import stager_for
+
+if TYPE_CHECKING:
+    from sparkify.config import Settings
+
+# The library (SQLAlchemy, the drivers, boto3) is imported inside the commands:
+# ``sparkify counts --help`` needs none of it (see the package's docstring).
 
 
 @click.command("counts")
 @settings_options
 def counts(settings: Settings) -> None:
     """Print the row count of every staging and star table."""
+    from sparkify.counts import COUNTED_TABLES, table_counts
+    from sparkify.db import describe, reader_engine, reading
+    from sparkify.staging import stager_for
+
     engine = reader_engine(settings)
     try:
         with reading(engine, settings.schema, COUNTED_TABLES, "counting table rows"):
@@ -44,6 +48,11 @@ def counts(settings: Settings) -> None:
 @settings_options
 def check(settings: Settings) -> None:
     """Run the data-quality checks; exit 1 when any fails."""
+    from sparkify import quality
+    from sparkify.db import reader_engine, reading
+    from sparkify.models import STAR_TABLES, staging_events
+    from sparkify.staging import stager_for
+
     engine = reader_engine(settings)
     tables = (*STAR_TABLES, staging_events)
     try:
@@ -90,6 +99,10 @@ def analyze(
     settings: Settings, questions: tuple[str, ...], limit: int, fmt: str, charts_dir: Path | None
 ) -> None:
     """Answer the analytics team's standard questions (all, or those named)."""
+    from sparkify import analytics
+    from sparkify.db import reader_engine, reading
+    from sparkify.models import STAR_TABLES
+
     names = list(questions) or list(analytics.QUESTIONS)
     if charts_dir is not None:
         analytics.check_chart_dir(charts_dir)
@@ -125,6 +138,8 @@ def s3() -> None:
 @settings_options
 def s3_check(settings: Settings) -> None:
     """Check that the song and log sources and the JSONPaths file are present and readable."""
+    from sparkify.preflight import check_sources
+
     report = check_sources(settings)
     table = Table("check", "result", "detail", title="Sources")
     for item in report.checks:
