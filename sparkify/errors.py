@@ -20,8 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+# SQLAlchemy is imported where a driver's error is looked at, not here: the CLI's
+# group imports this module to catch SparkifyError, and ``sparkify --help`` must
+# not pay for SQLAlchemy (issue 15: start-up).
 
 
 class SparkifyError(Exception):
@@ -241,6 +247,8 @@ def is_interrupt(exc: BaseException) -> bool:
     ``RuntimeError("Query interrupted")`` (2.0; outside the DB-API's errors,
     so SQLAlchemy passes it on unwrapped), or its ``InterruptException``.
     """
+    import sqlalchemy as sa
+
     cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
     return type(cause).__name__ == "InterruptException" or (
         isinstance(cause, RuntimeError) and str(cause) == "Query interrupted"
@@ -270,6 +278,8 @@ def translated(action: str, engine: sa.Engine | None = None) -> Iterator[None]:
             ``DatabaseError`` is raised from the driver's error, so that a
             caller can look through it (e.g. for PostgreSQL's lock_timeout).
     """
+    import sqlalchemy as sa
+
     try:
         yield
     except SparkifyError:

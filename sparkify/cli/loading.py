@@ -10,19 +10,24 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import sqlalchemy as sa
 
-from sparkify import load, schema
 from sparkify.cli.console import console, err_console, error_message, notice, print_report
 from sparkify.cli.options import lock_options, settings_options
 from sparkify.cli.output import Format, emit_csv, emit_json, format_option
 from sparkify.cli.progress import RichProgress
-from sparkify.config import Settings
-from sparkify.db import create_engine, describe, duckdb_file, require_duckdb_file
 from sparkify.errors import LoadInterrupted, SparkifyError, translated
-from sparkify.models import STAGING_TABLES, load_ledger
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from sparkify.config import Settings
+    from sparkify.load import LoadReport
+
+# The library (SQLAlchemy, Alembic, the drivers) is imported inside the commands:
+# ``sparkify etl --help`` needs none of it (see the package's docstring).
 
 
 @click.command("create-tables")
@@ -34,6 +39,9 @@ def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
     The warehouse's load lock is taken first, as a load takes it: a load in
     progress finishes before its tables are dropped.
     """
+    from sparkify import schema
+    from sparkify.db import create_engine, describe, duckdb_file
+
     engine = create_engine(settings)
     with _no_new_file(duckdb_file(engine)):
         try:
@@ -107,6 +115,8 @@ def etl(
     fmt: Format,
 ) -> None:
     """Load the sources into staging and merge them into the star schema, in one transaction."""
+    from sparkify import load
+
     mode: load.Mode = "incremental" if incremental else "full"
     # The command's own report: a failed run still has its run_id and figures to print.
     report = load.LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
@@ -131,7 +141,7 @@ def etl(
 
 def _load(
     settings: Settings,
-    report: load.LoadReport,
+    report: LoadReport,
     max_errors: int,
     wait: bool,
     lock_timeout: float,
@@ -143,6 +153,9 @@ def _load(
         LoadInterrupted: Ctrl-C, saying whether the run committed (after a Ctrl-C
             during COMMIT, as the load ledger tells).
     """
+    from sparkify import load
+    from sparkify.db import create_engine, require_duckdb_file
+
     engine = create_engine(settings)
     show = err_console.is_terminal if progress is None else progress
     try:
@@ -184,14 +197,16 @@ REPORT_COLUMNS = (
     "updated",
     "total",
 )
-STAGING_NAMES = frozenset(table.name for table in STAGING_TABLES)
 
 
-def _report_rows(report: load.LoadReport) -> list[tuple[object, ...]]:
+def _report_rows(report: LoadReport) -> list[tuple[object, ...]]:
     """One row of :data:`REPORT_COLUMNS` per staging and star table of the report."""
+    from sparkify.models import STAGING_TABLES
+
+    staging_names = {table.name for table in STAGING_TABLES}
     rows: list[tuple[object, ...]] = []
     for name, total in report.totals.items():
-        if name in STAGING_NAMES:
+        if name in staging_names:
             staging = (
                 report.objects.get(name, 0),
                 report.new_objects.get(name, 0),
@@ -209,6 +224,10 @@ def _report_rows(report: load.LoadReport) -> list[tuple[object, ...]]:
 
 def _run_committed(engine: sa.Engine, run_id: str) -> bool:
     """Whether the load ledger holds rows of ``run_id`` (it committed); ``False`` when unsure."""
+    import sqlalchemy as sa
+
+    from sparkify.models import load_ledger
+
     query = sa.select(load_ledger.c.run_id).where(load_ledger.c.run_id == run_id).limit(1)
     try:
         with engine.connect() as conn:

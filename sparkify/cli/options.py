@@ -9,13 +9,15 @@ from typing import Any, TypeVar
 
 import click
 
-from sparkify import load
-from sparkify.config import load_settings
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The longest --lock-timeout: a week (FloatRange refuses inf only below a bound).
 LOCK_TIMEOUT_MAX = 7 * 24 * 3600.0
+
+#: --lock-timeout's default: the library's ``sparkify.load.DEFAULT_LOCK_TIMEOUT``, written
+#: here because importing sparkify.load (SQLAlchemy, boto3, the drivers) to show a
+#: command's --help would cost a third of a second; a unit test keeps the two equal.
+LOCK_TIMEOUT_DEFAULT = 3600.0
 
 
 def _a_number(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -38,7 +40,7 @@ _LOCK_OPTIONS = (
         "--lock-timeout",
         type=click.FloatRange(min=0, max=LOCK_TIMEOUT_MAX),
         callback=_a_number,
-        default=load.DEFAULT_LOCK_TIMEOUT,
+        default=LOCK_TIMEOUT_DEFAULT,
         show_default=True,
         metavar="SECONDS",
         help="How long --wait waits (on Redshift, the statement_timeout of the LOCK on "
@@ -93,6 +95,8 @@ def settings_options(func: F) -> F:
         schema_name: str | None,
         **kwargs: Any,
     ) -> Any:
+        from sparkify.config import load_settings  # SQLAlchemy: not for --help
+
         settings = load_settings(
             config_file=config_file,
             database_url=database_url,

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from sparkify import analytics, quality
 from sparkify.cli.console import SparkifyGroup, console, err_console, notice
 from sparkify.cli.options import settings_options
 from sparkify.cli.output import Format, emit, emit_json, format_option, records
-from sparkify.config import Settings
-from sparkify.counts import COUNTED_TABLES, table_counts
-from sparkify.db import describe, reader_engine, reading
-from sparkify.models import STAR_TABLES, staging_events
-from sparkify.preflight import check_sources
-from sparkify.staging import stager_for
+
+if TYPE_CHECKING:
+    from sparkify.config import Settings
+
+# The library (SQLAlchemy, the drivers, boto3) is imported inside the commands:
+# ``sparkify counts --help`` needs none of it (see the package's docstring).
 
 
 @click.command("counts")
@@ -30,6 +30,10 @@ from sparkify.staging import stager_for
 @format_option
 def counts(settings: Settings, fmt: Format) -> None:
     """Print the row count of every staging and star table."""
+    from sparkify.counts import COUNTED_TABLES, table_counts
+    from sparkify.db import describe, reader_engine, reading
+    from sparkify.staging import stager_for
+
     engine = reader_engine(settings)
     try:
         with reading(engine, settings.schema, COUNTED_TABLES, "counting table rows"):
@@ -51,6 +55,11 @@ CHECK_COLUMNS = ("check", "table", "passed", "failing_rows", "detail")
 @format_option
 def check(settings: Settings, fmt: Format) -> None:
     """Run the data-quality checks; exit 1 when any fails."""
+    from sparkify import quality
+    from sparkify.db import reader_engine, reading
+    from sparkify.models import STAR_TABLES, staging_events
+    from sparkify.staging import stager_for
+
     engine = reader_engine(settings)
     tables = (*STAR_TABLES, staging_events)
     try:
@@ -92,6 +101,10 @@ def analyze(
     settings: Settings, questions: tuple[str, ...], limit: int, fmt: Format, charts_dir: Path | None
 ) -> None:
     """Answer the analytics team's standard questions (all, or those named)."""
+    from sparkify import analytics
+    from sparkify.db import reader_engine, reading
+    from sparkify.models import STAR_TABLES
+
     names = list(questions) or list(analytics.QUESTIONS)
     if charts_dir is not None:
         analytics.check_chart_dir(charts_dir)
@@ -133,6 +146,8 @@ def s3() -> None:
 @settings_options
 def s3_check(settings: Settings) -> None:
     """Check that the song and log sources and the JSONPaths file are present and readable."""
+    from sparkify.preflight import check_sources
+
     report = check_sources(settings)
     table = Table("check", "result", "detail", title="Sources")
     for item in report.checks:
