@@ -24,7 +24,7 @@ from sparkify.config import Settings
 from sparkify.counts import table_counts
 from sparkify.errors import LoadInterrupted, is_interrupt, translated
 from sparkify.models import STAR_TABLES
-from sparkify.sources import Plan, plan_sources
+from sparkify.sources import Plan, plan_sources, sources_client
 from sparkify.staging import ErrorBudget, Progress, Stager, stager_for
 from sparkify.staging.base import NoProgress, StageResult, StepCounts
 
@@ -179,7 +179,10 @@ def run(
             ``lock_timeout`` seconds) instead of failing at once.
         lock_timeout: seconds to wait for another load.
         progress: receives progress (the CLI draws bars); nothing shown when ``None``.
-        s3: the boto3 S3 client for listing and reading sources (built when needed).
+        s3: the boto3 S3 client for listing and reading sources; when ``None``,
+            one is built for the ``s3://`` sources, sending unsigned requests
+            with ``settings.no_sign_request`` or when no AWS credentials are
+            found (``progress.notice`` is then told so, once).
         plan: what to consider loading; listed from ``settings`` when ``None``.
         stager: the backend's stager (chosen from ``settings`` when ``None``; the
             Redshift model tests run Redshift's on PostgreSQL).
@@ -205,6 +208,7 @@ def run(
     backend = stager or stager_for(settings.backend)
     runs = history.Recorder(engine, report, backend.execute)
     with runs.failures(), report.timed("plan"):
+        s3 = s3 or sources_client(settings, notify=progress.notice)
         plan = plan or plan_sources(settings, s3)
     session = runs.session(
         backend.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)

@@ -57,7 +57,8 @@ def lock_options(command: F) -> F:
 
 
 def settings_options(func: F) -> F:
-    """Add the settings flags (--config, --database-url, sources, --schema) to a command.
+    """Add the settings flags (--config, --database-url, sources, --schema,
+    --no-sign-request) to a command.
 
     The command receives a resolved ``settings: Settings`` argument instead.
     """
@@ -84,6 +85,15 @@ def settings_options(func: F) -> F:
         metavar="NAME",
         help="Schema of the tables (default: SPARKIFY_SCHEMA, else the database's).",
     )
+    @click.option(
+        "--no-sign-request",
+        is_flag=True,
+        default=None,
+        help="Read s3:// sources anonymously (unsigned requests, as aws s3 --no-sign-request) "
+        "even when AWS credentials are found (default: SPARKIFY_S3_NO_SIGN_REQUEST, dwh.cfg "
+        "[S3] NO_SIGN_REQUEST; with no credentials found, reads are unsigned anyway). "
+        "Redshift's COPY always uses the cluster's IAM role.",
+    )
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -93,6 +103,7 @@ def settings_options(func: F) -> F:
         log_data: str | None,
         log_jsonpath: str | None,
         schema_name: str | None,
+        no_sign_request: bool | None,
         **kwargs: Any,
     ) -> Any:
         from sparkify.config import load_settings  # SQLAlchemy: not for --help
@@ -104,6 +115,7 @@ def settings_options(func: F) -> F:
             log_data=log_data,
             log_jsonpath=log_jsonpath,
             schema=schema_name,
+            no_sign_request=no_sign_request,
         )
         return func(*args, settings=settings, **kwargs)
 

@@ -148,7 +148,7 @@ def s3_check(settings: Settings) -> None:
     """Check that the song and log sources and the JSONPaths file are present and readable."""
     from sparkify.preflight import check_sources
 
-    report = check_sources(settings)
+    report = check_sources(settings, notify=notice)
     table = Table("check", "result", "detail", title="Sources")
     for item in report.checks:
         verdict = "[green]ok[/]" if item.ok else "[bold red]FAIL[/]"
