@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sparkify import gate, load, quality
+from sparkify import gate, history, load, quality
 from sparkify.config import Settings
 from sparkify.errors import QualityGateError
 from sparkify.execute import execute
@@ -177,6 +177,20 @@ def test_a_planted_duplicate_key_stops_the_next_load_naming_it_and_changing_noth
         assert caught.value.sample == (key,)
     assert len(caught.value.sample) == 1 and not caught.value.more
     assert warehouse_state(engine) == before
+
+
+def test_a_run_the_gate_stopped_is_in_the_load_history_as_failed_with_its_message(
+    engine: sa.Engine, settings: Settings
+) -> None:
+    load.run(engine, settings, plan=part(settings, (1, 2)))
+    unenforce(engine, time)
+    insert_copy(engine, time, time.c.start_time == TIED)
+    with pytest.raises(QualityGateError) as caught:
+        load.run(engine, settings)
+    with engine.connect() as conn:
+        last = history.recent(conn, 1)[0]
+    assert (last.status, last.error) == ("failed", str(caught.value))
+    assert "audit" in last.seconds  # how long the gate ran before it stopped the run
 
 
 def test_a_duplicate_songplay_key_the_run_does_not_write_is_left_to_sparkify_check(
