@@ -116,7 +116,7 @@ def audit(conn: sa.Connection, backend: Stager, *, from_empty: bool, rematched: 
         QualityGateError: a check failed (the caller rolls back).
         DatabaseError: the database refused a statement.
     """
-    with backend.auditing(conn):
+    with backend.auditing(conn, from_empty=from_empty):
         with translated("the quality gate"):
             indexes = backend.unique_indexes(conn)
         gate = probes(indexes, from_empty=from_empty, rematched=rematched)
@@ -174,9 +174,10 @@ def probes(
         Probe((check,), by_index=held_by_index(check, indexes))
         for check in unique_checks(from_empty=from_empty)
     ]
-    found.append(Probe((completeness_check(), *reference_checks(rematched)), played_probe()))
+    references = reference_checks(rematched)
+    found.append(Probe((completeness_check(), *references), played_probe()))
     if rematched:
-        found.append(Probe(tuple(reference_checks(rematched)), rematched_probe()))
+        found.append(Probe(tuple(references), rematched_probe()))
     return found
 
 

@@ -219,8 +219,12 @@ class Stager(Protocol):
         """
         ...
 
-    def auditing(self, conn: sa.Connection) -> AbstractContextManager[None]:
-        """Around the quality gate's queries: what they need that the merges do not."""
+    def auditing(self, conn: sa.Connection, *, from_empty: bool) -> AbstractContextManager[None]:
+        """Around the quality gate's queries: what they need that the merges do not.
+
+        ``from_empty``: the run built the star from empty, so the gate reads every
+        row of it; otherwise a day's rows, looked up among the warehouse's.
+        """
         ...
 
 
@@ -343,6 +347,6 @@ class LockingStager:
         return frozenset()
 
     @contextmanager
-    def auditing(self, conn: sa.Connection) -> Iterator[None]:
+    def auditing(self, conn: sa.Connection, *, from_empty: bool) -> Iterator[None]:
         """Nothing to set up."""
         yield

@@ -272,16 +272,21 @@ class PostgresStager(EmulatedStager):
         return frozenset((table, tuple(sorted(names))) for (table, _), names in columns.items())
 
     @contextmanager
-    def auditing(self, conn: sa.Connection) -> Iterator[None]:
-        """The quality gate's planner settings (:data:`AUDIT_SETTINGS`), then the load's again.
+    def auditing(self, conn: sa.Connection, *, from_empty: bool) -> Iterator[None]:
+        """After an incremental run, :data:`AUDIT_SETTINGS` for the gate; then the load's again.
 
         The gate looks a day's staged plays up in songplays and time by their keys.
         With the merges' settings (:meth:`prepare`: no nested loops) and the default
         cost of a random page read, PostgreSQL hashes all of songplays instead
         (0.33 s against 0.13 s for a day on a 1M-event warehouse); yet the pages
         the gate reads are those the merges just read or wrote, in shared buffers.
-        A full load's gate still hashes, as it should (a million lookups).
+        After a load from empty the gate reads every row: the merges' settings
+        stay, so that it hashes (with these settings one plan walked songplays'
+        index for a million plays: 4.0 s, against 2.1 s hashed, both serial).
         """
+        if from_empty:
+            yield
+            return
         names = [name for name, _ in AUDIT_SETTINGS]
         before = [conn.execute(sa.select(sa.func.current_setting(n))).scalar_one() for n in names]
         for name, value in AUDIT_SETTINGS:
