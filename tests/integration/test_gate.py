@@ -179,12 +179,17 @@ def test_a_planted_duplicate_key_stops_the_next_load_naming_it_and_changing_noth
     assert warehouse_state(engine) == before
 
 
-def test_a_run_the_gate_stopped_is_in_the_load_history_as_failed_with_its_message(
-    engine: sa.Engine, settings: Settings
-) -> None:
+def plant_a_duplicate_start_time(engine: sa.Engine, settings: Settings) -> None:
+    """Days 1 and 2 loaded, then PLAY_TIED's time row inserted again by hand."""
     load.run(engine, settings, plan=part(settings, (1, 2)))
     unenforce(engine, time)
     insert_copy(engine, time, time.c.start_time == TIED)
+
+
+def test_a_run_the_gate_stopped_is_in_the_load_history_as_failed_with_its_message(
+    engine: sa.Engine, settings: Settings
+) -> None:
+    plant_a_duplicate_start_time(engine, settings)
     with pytest.raises(QualityGateError) as caught:
         load.run(engine, settings)
     with engine.connect() as conn:
@@ -211,9 +216,7 @@ def test_a_duplicate_songplay_key_the_run_does_not_write_is_left_to_sparkify_che
 def test_no_audit_lets_the_load_through_the_planted_duplicate(
     engine: sa.Engine, settings: Settings
 ) -> None:
-    load.run(engine, settings, plan=part(settings, (1, 2)))
-    unenforce(engine, time)
-    insert_copy(engine, time, time.c.start_time == TIED)
+    plant_a_duplicate_start_time(engine, settings)
     report = load.run(engine, settings, audit=False)
     assert report.committed
     assert "audit" not in report.seconds and report.audited == []
