@@ -96,6 +96,16 @@ class Run:
         return float(self.result["wall"])
 
     @property
+    def gate(self) -> float:
+        """Seconds of the quality gate (``audit``; 0 when the load ran without it)."""
+        return float(self.result["seconds"].get("audit", 0.0))
+
+    @property
+    def load(self) -> float:
+        """Wall seconds without the quality gate: what the speed targets are about."""
+        return self.wall - self.gate
+
+    @property
     def events(self) -> int:
         """Events staged (for an incremental load: the new day's)."""
         return int(self.result["staged"].get("staging_events", 0))
@@ -143,7 +153,9 @@ class Row:
     """The runs of one (size, backend, mode), summarized.
 
     ``threads`` is DuckDB's ``threads`` setting during the first run (``None`` on
-    PostgreSQL, or from a worker that did not report it).
+    PostgreSQL, or from a worker that did not report it). ``load`` is the wall time
+    without the quality gate (``total`` less ``audit``, run by run) and
+    ``gate_share`` the gate's seconds over it, run by run (0 without a gate).
     """
 
     size: str
@@ -155,6 +167,13 @@ class Row:
     total: Spread
     rss_mb: Spread
     threads: int | None = None
+    load: Spread | None = None
+    gate_share: Spread | None = None
+
+    @property
+    def load_seconds(self) -> float:
+        """Median wall seconds without the quality gate (``total`` when not known)."""
+        return self.load.median if self.load is not None else self.total.median
 
     @property
     def events_per_second(self) -> float:
@@ -208,6 +227,8 @@ def summarize(runs: Sequence[Run]) -> list[Row]:
                 total=Spread.of(run.wall for run in group),
                 rss_mb=Spread.of(run.rss_mb for run in group),
                 threads=group[0].threads,
+                load=Spread.of(run.load for run in group),
+                gate_share=Spread.of(run.gate / run.load for run in group),
             )
         )
     return rows

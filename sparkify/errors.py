@@ -9,7 +9,7 @@ the database driver's errors into them wherever a statement runs.
         ConfigError, SourceError, BadRecordError, TooManyBadRecordsError,
         DatabaseError, LoadInProgressError, FolderNotEmptyError,
         NoWarehouseError (OutdatedWarehouseError), UnknownRunError,
-        OutputError                            (the library)
+        OutputError, QualityGateError          (the library)
         UnknownQuestionError, MissingExtraError (analytics)
         AwsError, InfraStateError, InfraTimeoutError (infra)
     KeyboardInterrupt
@@ -18,9 +18,10 @@ the database driver's errors into them wherever a statement runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -105,6 +106,53 @@ class DatabaseError(SparkifyError):
         self.action = action
         self.reason = reason
         super().__init__(f"{action} failed: {reason}")
+
+
+class QualityGateError(SparkifyError):
+    """A load failed a data-quality check of its gate and was rolled back.
+
+    Attributes:
+        check: the check's name, as ``sparkify check`` names it (``unique.time.start_time``).
+        table: the table that breaks it.
+        key: the columns of the offending keys.
+        sample: some offending keys (each a tuple of ``key``'s values).
+        more: whether more offending keys exist than ``sample`` holds.
+    """
+
+    def __init__(
+        self,
+        check: str,
+        table: str,
+        key: tuple[str, ...],
+        sample: Sequence[tuple[Any, ...]],
+        *,
+        more: bool = False,
+    ) -> None:
+        self.check = check
+        self.table = table
+        self.key = key
+        self.sample = tuple(tuple(keys) for keys in sample)
+        self.more = more
+        columns = key[0] if len(key) == 1 else f"({', '.join(key)})"
+        keys = ", ".join(_shown(keys) for keys in self.sample) + (", ..." if more else "")
+        super().__init__(
+            f"quality gate: check {check} failed on table {table}, offending {columns}: "
+            f"{keys}; the load was rolled back, nothing was committed"
+        )
+
+
+def _shown(keys: tuple[Any, ...]) -> str:
+    """One offending key on one line: a timestamp to the millisecond, text quoted."""
+    parts = [_value(value) for value in keys]
+    return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="milliseconds")
+    if isinstance(value, str):
+        return repr(value)  # quoted, and a newline in it stays on the line
+    return str(value)
 
 
 class LoadInProgressError(SparkifyError):

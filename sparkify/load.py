@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
-from sparkify import history, ledger, models, transform
+from sparkify import gate, history, ledger, models, transform
 from sparkify.config import Settings
 from sparkify.counts import table_counts
 from sparkify.errors import LoadInterrupted, is_interrupt, translated
@@ -64,8 +64,10 @@ class LoadReport:
         inserted: rows each star table gained.
         updated: rows each star table changed in place (users, artists, songplays).
         totals: rows in every staging and star table after the run.
+        audited: the checks of the quality gate the run passed (none when not audited).
         seconds: wall seconds per step (``plan``, ``staging``, each transform, ``keys``
-            where a full load built the fact tables' keys after their rows, ``commit``).
+            where a full load built the fact tables' keys after their rows, ``audit``
+            (the quality gate), ``commit``).
         committed: the run's COMMIT returned (an interrupt after it loses nothing).
     """
 
@@ -83,6 +85,7 @@ class LoadReport:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
+    audited: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     committed: bool = False
 
@@ -159,6 +162,7 @@ def run(
     plan: Plan | None = None,
     stager: Stager | None = None,
     report: LoadReport | None = None,
+    audit: bool = True,
 ) -> LoadReport:
     """Load the sources into staging and merge them into the star schema, in one transaction.
 
@@ -189,6 +193,8 @@ def run(
         report: the report to fill in, of this run's backend and mode; a caller
             that passes its own still holds, when the run fails, its ``run_id``
             and what it did until then. A new one when ``None``.
+        audit: run the quality gate (:mod:`sparkify.gate`) after the merges, before
+            anything is committed; ``False`` skips it.
 
     Returns:
         The report of the run (its row in ``load_runs`` committed with it).
@@ -197,6 +203,7 @@ def run(
         BadRecordError: a bad record, with ``max_errors`` 0 (nothing committed).
         TooManyBadRecordsError: more than ``max_errors`` bad records (nothing committed).
         LoadInProgressError: another load holds the warehouse (nothing done).
+        QualityGateError: a check of the quality gate failed (nothing committed).
         LoadInterrupted: Ctrl-C; says whether the run had committed.
         SourceError: a source cannot be listed or read (nothing committed).
         DatabaseError: the database refused a statement (nothing committed).
@@ -239,6 +246,14 @@ def run(
                     progress.begin_step(step.name)
                     with report.timed(step.name):
                         report.merged(step, backend.run_step(conn, step))
+        # The quality gate: a failed check rolls the whole run back.
+        if audit:
+            progress.begin_step("audit")
+            with report.timed("audit"):
+                rematched = report.updated.get(models.songplays.name, 0) > 0
+                report.audited = gate.audit(
+                    conn, backend, from_empty=report.from_empty, rematched=rematched
+                )
         # The ledger, then one COMMIT for all of it.
         with report.timed("ledger"):
             ledger.record(

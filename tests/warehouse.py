@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sparkify import schema
 from sparkify.config import Settings, load_settings
 from sparkify.db import engine_for_url
-from sparkify.models import STAGING_TABLES, STAR_TABLES, metadata
+from sparkify.models import STAGING_TABLES, STAR_TABLES, load_errors, load_ledger, metadata
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
 
@@ -33,6 +33,39 @@ def star_snapshot(engine: sa.Engine, *, staging: bool = True) -> Snapshot:
     tables = (*STAGING_TABLES, *STAR_TABLES) if staging else STAR_TABLES
     with engine.connect() as conn:
         return {t.name: rows(conn, t, skip=("songplay_id",)) for t in tables}
+
+
+def warehouse_state(engine: sa.Engine) -> dict[str, Any]:
+    """Everything a load writes: staging, the star, the ledger and load_errors (times aside)."""
+    state = star_snapshot(engine)
+    with engine.connect() as conn:
+        state["load_ledger"] = rows(conn, load_ledger, skip=("loaded_at",))
+        state["load_errors"] = rows(conn, load_errors, skip=("recorded_at", "error_id"))
+    return state
+
+
+def unenforce(engine: sa.Engine, table: sa.Table) -> None:
+    """Let ``table`` take duplicate keys, as on Redshift, which enforces none.
+
+    PostgreSQL: its primary key and unique constraints dropped. DuckDB cannot
+    drop a constraint (as migration 0003 found): the table is rebuilt without it.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name != "duckdb":
+            for constraint in table.constraints:
+                if isinstance(constraint, sa.PrimaryKeyConstraint | sa.UniqueConstraint):
+                    conn.execute(sa.schema.DropConstraint(constraint))
+            return
+        name = table.name
+        keys = sa.text(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = :name "
+            "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+        )
+        if not conn.execute(keys, {"name": name}).scalar_one():
+            return  # songplays and time have none there (migration 0003)
+        conn.exec_driver_sql(f'CREATE TABLE "{name}_unkeyed" AS SELECT * FROM "{name}"')
+        conn.exec_driver_sql(f'DROP TABLE "{name}"')
+        conn.exec_driver_sql(f'ALTER TABLE "{name}_unkeyed" RENAME TO "{name}"')
 
 
 def schema_name(engine: sa.Engine) -> str | None:

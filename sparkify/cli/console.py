@@ -132,6 +132,12 @@ def print_report(report: LoadReport) -> None:
     console.print(star)
     steps = ", ".join(f"{step} {seconds:.2f}s" for step, seconds in report.seconds.items())
     console.print(f"Run {report.run_id} on {report.backend}: {report.total_seconds:.2f}s ({steps})")
+    if "audit" in report.seconds:
+        console.print(
+            f"Quality gate: {len(report.audited)} checks passed in {report.seconds['audit']:.2f}s."
+        )
+    else:
+        console.print("Quality gate: skipped (--no-audit).")
     if report.skipped:
         console.print(
             f"[yellow]{report.skipped} bad record(s) skipped; see the load_errors "

@@ -98,6 +98,13 @@ def _no_new_file(path: Path | None) -> Iterator[None]:
     show_default=True,
     help="Skip up to N bad records (recorded in load_errors) instead of stopping at the first.",
 )
+@click.option(
+    "--audit/--no-audit",
+    default=True,
+    show_default=True,
+    help="Run the data-quality gate before the load commits: a failed check rolls the "
+    "whole run back and exits 1. --no-audit skips it.",
+)
 @lock_options
 @click.option(
     "--progress/--no-progress",
@@ -109,6 +116,7 @@ def etl(
     settings: Settings,
     incremental: bool,
     max_errors: int,
+    audit: bool,
     wait: bool,
     lock_timeout: float,
     progress: bool | None,
@@ -121,7 +129,7 @@ def etl(
     # The command's own report: a failed run still has its run_id and figures to print.
     report = load.LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
     try:
-        _load(settings, report, max_errors, wait, lock_timeout, progress)
+        _load(settings, report, max_errors, audit, wait, lock_timeout, progress)
     except (SparkifyError, KeyboardInterrupt) as exc:
         if isinstance(exc, LoadInterrupted):
             report.committed = exc.committed  # the ledger's word when COMMIT was cut short
@@ -143,6 +151,7 @@ def _load(
     settings: Settings,
     report: LoadReport,
     max_errors: int,
+    audit: bool,
     wait: bool,
     lock_timeout: float,
     progress: bool | None,
@@ -168,6 +177,7 @@ def _load(
                     settings,
                     mode=report.mode,
                     max_errors=max_errors,
+                    audit=audit,
                     wait=wait,
                     lock_timeout=lock_timeout,
                     progress=bars,

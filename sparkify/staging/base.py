@@ -212,6 +212,21 @@ class Stager(Protocol):
         """Insert many rows fast (the backend's bulk path), inside the transaction."""
         ...
 
+    def unique_indexes(self, conn: sa.Connection) -> frozenset[tuple[str, tuple[str, ...]]]:
+        """The unique indexes the database keeps on the star tables: (table, columns).
+
+        The quality gate (:mod:`sparkify.gate`) runs no query for a key they keep unique.
+        """
+        ...
+
+    def auditing(self, conn: sa.Connection, *, from_empty: bool) -> AbstractContextManager[None]:
+        """Around the quality gate's queries: what they need that the merges do not.
+
+        ``from_empty``: the run built the star from empty, so the gate reads every
+        row of it; otherwise a day's rows, looked up among the warehouse's.
+        """
+        ...
+
 
 #: Columns the transforms filter, join, group or sort on (see ``analyze``).
 PLANNED_COLUMNS = frozenset({
@@ -326,3 +341,12 @@ class LockingStager:
         """Multi-row INSERTs of 1,000 rows (Redshift's bind-parameter limit is 32,767)."""
         for batch in chunks(rows, 1000):
             self.execute(conn, sa.insert(table).values(list(batch)))
+
+    def unique_indexes(self, conn: sa.Connection) -> frozenset[tuple[str, tuple[str, ...]]]:
+        """None known: the quality gate checks every key with a query."""
+        return frozenset()
+
+    @contextmanager
+    def auditing(self, conn: sa.Connection, *, from_empty: bool) -> Iterator[None]:
+        """Nothing to set up."""
+        yield

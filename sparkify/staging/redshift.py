@@ -87,6 +87,15 @@ class RedshiftStager(LockingStager):
         """Send the statement as :func:`~sparkify.execute.redshift_text` makes it."""
         return execute_redshift(conn, statement)
 
+    def unique_indexes(self, conn: sa.Connection) -> frozenset[tuple[str, tuple[str, ...]]]:
+        """None: Redshift keeps no key unique, so the quality gate checks every one.
+
+        "Uniqueness, primary key, and foreign key constraints are informational
+        only; they are not enforced by Amazon Redshift when you populate a table."
+        (https://docs.aws.amazon.com/redshift/latest/dg/t_Defining_constraints.html)
+        """
+        return frozenset()
+
     def lock(
         self, conn: sa.Connection, *, wait: bool, timeout: float, notify: Callable[[str], None]
     ) -> None:

@@ -138,7 +138,7 @@ def test_tiny_benchmark_prints_the_tables_and_writes_the_results(
     assert "x faster" in out
 
     targets = _table(out, "| issue")
-    assert len(targets) == 17
+    assert len(targets) == 21
     loads_targets = [t for t in targets if not t["target"].startswith("sparkify --")]
     assert {t["status"] for t in loads_targets} == {NOT_MEASURED}  # no medium/large/small run
     cli_targets = [t for t in targets if t["target"].startswith("sparkify --")]

@@ -6,7 +6,9 @@ location and coordinates, users whose level changes, duplicate lines across
 files, songs arriving before or after their plays), splits the files into
 batches, loads the batches incrementally in a random order — some of them
 re-delivered and loaded again — and compares the star tables with one full
-load of everything (songplay_id aside).
+load of everything (songplay_id aside). Every load passes the quality gate
+(sparkify.gate), and passes it whole after each step: every key checked by a
+query, not by its index.
 
 The invariants the sources keep (as the real ones do): a song_id names one song
 record, and an event key (userId, sessionId, ts) names one event.
@@ -26,7 +28,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sparkify import load
+from sparkify import gate, load
+from sparkify.execute import execute
 from tests import contract_fixtures as fx
 from tests.warehouse import empty_all, make_engine, settings_for, star_snapshot
 
@@ -140,6 +143,17 @@ def layout(root: Path) -> dict[str, Path]:
     }
 
 
+def passes_every_check(engine: sa.Engine, report: load.LoadReport) -> None:
+    """The run passed its quality gate, and passes it whole: every key by a query
+    (none proven by an index) on the whole table, and every songplay of a staged
+    song in scope."""
+    assert report.audited == gate.names()
+    with engine.connect() as conn:
+        for from_empty in (True, False):
+            everything = gate.probes((), from_empty=from_empty, rematched=True)
+            gate.run_gate(conn, execute, everything)
+
+
 @pytest.fixture(scope="module", params=["postgresql", "duckdb"])
 def warehouses(
     request: pytest.FixtureRequest, pg_url: sa.URL, tmp_path_factory: pytest.TempPathFactory
@@ -169,7 +183,7 @@ def test_batches_in_any_order_some_twice_equal_one_full_load(
             write(Path(tmp) / "all", name, records)
         if not list(everything["song_data"].rglob("*.json")):
             (everything["song_data"] / "empty.json").write_text("")
-        load.run(whole, settings_for(whole, everything), mode="full")
+        passes_every_check(whole, load.run(whole, settings_for(whole, everything), mode="full"))
         expected = star_snapshot(whole, staging=False)
 
         live_root = Path(tmp) / "live"
@@ -181,11 +195,11 @@ def test_batches_in_any_order_some_twice_equal_one_full_load(
             for name, records in data["files"].items():
                 if data["batch_of"][name] == batch:
                     write(live_root, name, records)
-            load.run(batched, settings_)
+            passes_every_check(batched, load.run(batched, settings_))
             if batch in data["again"]:
                 for name in data["files"]:
                     if data["batch_of"][name] == batch:
                         redeliver(live_root, name)
-                load.run(batched, settings_)
+                passes_every_check(batched, load.run(batched, settings_))
         assert star_snapshot(batched, staging=False) == expected
     shutil.rmtree(Path(tmp), ignore_errors=True)

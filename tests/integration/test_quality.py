@@ -441,7 +441,7 @@ def test_completeness_converts_ts_as_the_loader_does(dialect: sa.Dialect) -> Non
     def sql(element: sa.ClauseElement) -> str:
         return str(element.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
-    loaders = sql(start_time(sa.table("events", sa.column("ts")).c.ts))
+    loaders = sql(start_time(TABLE["staging_events"].c.ts))
     assert loaders in sql(quality.unloaded_events())
 
 

@@ -21,24 +21,33 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sparkify import analytics, history, load, quality, transform
+from sparkify import analytics, gate, history, load, quality, transform
 from sparkify.config import Settings, load_settings
 from sparkify.counts import table_counts_query
 from sparkify.errors import (
     BadRecordError,
     DatabaseError,
     LoadInProgressError,
+    QualityGateError,
     TooManyBadRecordsError,
 )
 from sparkify.execute import execute_redshift
-from sparkify.models import load_errors, load_ledger, staging_events, staging_songs
+from sparkify.models import load_errors, load_ledger, staging_events, staging_songs, users
+from sparkify.models import time as time_table
 from sparkify.sources import Plan, plan_sources, s3_client
 from sparkify.staging.base import NoProgress
 from sparkify.staging.redshift import NO_WAIT_SECONDS
 from tests import contract_fixtures as fx
 from tests.redshift_model import ISOLATION_LEVELS, ModelStager, model_engine
 from tests.redshift_sql import GOLDEN
-from tests.warehouse import make_engine, rows, schema_name, settings_for, star_snapshot
+from tests.warehouse import (
+    make_engine,
+    schema_name,
+    settings_for,
+    star_snapshot,
+    unenforce,
+    warehouse_state,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.redshift_model]
 
@@ -221,11 +230,20 @@ def test_the_merges_sent_are_the_golden_files(
     load.run(warehouse, settings, stager=ModelStager(), plan=days(plan_of(settings), 1))
     with Sent(warehouse) as sent:
         load.run(warehouse, settings, stager=ModelStager())
+    assert_sent_golden(
+        sent,
+        [
+            "transform_"
+            + step.name.replace(" (update)", "_update").replace(" (re-match)", "_re_match")
+            for step in transform.STEPS
+        ],
+    )
+
+
+def assert_sent_golden(sent: Sent, names: list[str]) -> None:
+    """Each golden file ``tests/golden/<name>.sql`` is a statement the load sent."""
     normalised = {"\n".join(line.rstrip() for line in t.strip().splitlines()) for t in sent.texts}
-    for step in transform.STEPS:
-        name = "transform_" + step.name.replace(" (update)", "_update").replace(
-            " (re-match)", "_re_match"
-        )
+    for name in names:
         golden = (GOLDEN / f"{name}.sql").read_text().strip()
         assert golden in normalised, f"{name}.sql is not what the load sent"
 
@@ -427,16 +445,8 @@ class FailAt(NoProgress):
             raise RuntimeError(f"failed at {name}")
 
 
-def warehouse_state(engine: sa.Engine) -> dict[str, Any]:
-    state = star_snapshot(engine)
-    with engine.connect() as conn:
-        state["load_ledger"] = rows(conn, load_ledger, skip=("loaded_at",))
-        state["load_errors"] = rows(conn, load_errors, skip=("recorded_at", "error_id"))
-    return state
-
-
 @pytest.mark.parametrize(
-    "step", [step.name for step in transform.STEPS] + ["commit"], ids=lambda s: s
+    "step", [step.name for step in transform.STEPS] + ["audit", "commit"], ids=lambda s: s
 )
 def test_a_failure_at_any_step_leaves_the_warehouse_as_it_was(
     warehouse: sa.Engine, bucket: str, tmp_path: Path, step: str
@@ -451,6 +461,75 @@ def test_a_failure_at_any_step_leaves_the_warehouse_as_it_was(
     failed, first = recorded_runs(warehouse)
     assert (failed.status, failed.error) == ("failed", f"RuntimeError: failed at {step}")
     assert first.status == "succeeded"
+
+
+# -- the quality gate -------------------------------------------------------------------
+
+
+def only_song(plan: Plan, song_id: str) -> Plan:
+    """The plan with one song file only (its plays' songs arrive later)."""
+    kept = [obj for obj in plan.songs.objects if obj.uri.endswith(f"TR{song_id}.json")]
+    return dataclasses.replace(plan, songs=dataclasses.replace(plan.songs, objects=kept))
+
+
+def test_the_gate_sent_is_the_golden_files_every_key_by_a_query(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    load.run(
+        warehouse,
+        settings,
+        stager=ModelStager(),
+        plan=only_song(days(plan_of(settings), 1), "SOCAFE"),
+    )
+    with Sent(warehouse) as sent:
+        # Days 2 and 3, and the songs of day 1's plays: the re-match updates them.
+        report = load.run(warehouse, settings, stager=ModelStager())
+    assert report.updated["songplays"] > 0
+    assert report.audited == gate.names()
+    # Redshift enforces no key: all six are queried, even where PostgreSQL has an
+    # index; songplays' for the run's plays (the run is incremental).
+    keys = [f"gate_{check.name.replace('.', '_')}" for check in gate.unique_checks()]
+    keys = [f"{key}_run" if key.endswith("session_id_start_time") else key for key in keys]
+    assert_sent_golden(sent, [*keys, "gate_probe_played", "gate_probe_rematched"])
+
+
+def test_a_duplicate_start_time_on_the_model_stops_the_next_load_which_rolls_back(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    load.run(warehouse, settings, stager=ModelStager(), plan=days(plan_of(settings), 1))
+    unenforce(warehouse, time_table)  # as on Redshift: the key is informational
+    with warehouse.begin() as conn:
+        conn.execute(
+            sa.insert(time_table).from_select(
+                [c.name for c in time_table.columns], sa.select(time_table)
+            )
+        )
+    before = warehouse_state(warehouse)
+    with pytest.raises(QualityGateError) as caught:
+        load.run(warehouse, settings, stager=ModelStager())
+    assert (caught.value.check, caught.value.table) == ("unique.time.start_time", "time")
+    assert caught.value.sample == ((dt.datetime(2018, 11, 1, 20, 57, 10, 796000),),)
+    assert warehouse_state(warehouse) == before
+
+
+def test_a_re_matched_play_of_a_missing_user_on_the_model_stops_the_load(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    plan = only_song(days(plan_of(settings), 1), "SOCAFE")
+    load.run(warehouse, settings, stager=ModelStager(), plan=plan)
+    with warehouse.begin() as conn:
+        conn.execute(sa.delete(users).where(users.c.user_id == 10))
+    before = warehouse_state(warehouse)
+    with pytest.raises(QualityGateError) as caught:
+        load.run(warehouse, settings, stager=ModelStager(), plan=days(plan_of(settings), 1))
+    assert (caught.value.check, caught.value.sample) == (
+        "references.songplays.user_id.users",
+        ((10,),),
+    )
+    assert warehouse_state(warehouse) == before
 
 
 # -- bad records ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlglot import exp
 
-from sparkify import transform
+from sparkify import gate, transform
 from sparkify.errors import ConfigError
 from sparkify.models import staging_events, staging_songs
 from sparkify.sources import SourceObject, TableSources
@@ -459,3 +459,58 @@ def test_each_time_field_is_part_of_the_cache_key() -> None:
     keys = [date_field(f, column)._generate_cache_key() for f in fields]
     assert keys[0] == date_field("hour", column)._generate_cache_key()
     assert all(a != b for i, a in enumerate(keys) for b in keys[i + 1 :])
+
+
+# -- the quality gate -------------------------------------------------------------------
+
+
+def gate_statements() -> dict[str, Any]:
+    """Every statement the gate may send, by golden file name (``gate_*.sql``)."""
+    found: dict[str, Any] = {
+        f"gate_{slug(check.name)}": check.offending for check in gate.unique_checks()
+    }
+    found[f"gate_{slug(gate.PLAY_KEY)}_run"] = gate.played_key_check().offending
+    found["gate_probe_played"] = gate.played_probe()
+    found["gate_probe_rematched"] = gate.rematched_probe()
+    complete = gate.completeness_check()
+    found[f"gate_{slug(complete.name)}"] = complete.offending
+    for rematched in (False, True):
+        for check in gate.reference_checks(rematched):
+            suffix = "_rematched" if rematched else ""
+            found[f"gate_{slug(check.name)}{suffix}"] = check.offending
+    return found
+
+
+GATE = gate_statements()
+
+
+def test_the_gate_has_eighteen_distinct_statements() -> None:
+    assert len(GATE) == 6 + 1 + 2 + 1 + 4 * 2
+
+
+@pytest.mark.parametrize("name", sorted(GATE))
+def test_gate_statement_matches_golden_text(name: str) -> None:
+    assert_golden(name, compile_redshift(GATE[name]))
+
+
+@pytest.mark.parametrize("name", sorted(GATE))
+def test_gate_statement_parses_as_one_redshift_select_with_its_values_inlined(name: str) -> None:
+    sql = compile_redshift(GATE[name])
+    (tree,) = assert_redshift_parses(sql)
+    assert isinstance(tree, exp.Select | exp.Union)
+    assert not re.search(r"%\(|\$\d|:\w+_\d", sql)
+
+
+@pytest.mark.parametrize("name", sorted(GATE))
+def test_gate_statement_returns_a_count_or_a_bounded_sample(name: str) -> None:
+    sql = compile_redshift(GATE[name])
+    if name.startswith("gate_probe_"):
+        assert sql.startswith("SELECT count(*) AS count_1") and "LIMIT" not in sql
+    else:
+        assert sql.rstrip().endswith(f"LIMIT {gate.SAMPLE + 1}")
+
+
+def test_gate_converts_ts_as_the_loader_does() -> None:
+    epoch = compile_redshift(transform.start_time(staging_events.c.ts))
+    assert epoch in compile_redshift(gate.played_probe())
+    assert epoch in compile_redshift(gate.completeness_check().offending)

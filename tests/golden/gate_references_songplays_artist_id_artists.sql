@@ -1,0 +1,5 @@
+SELECT dangling.artist_id
+FROM (SELECT DISTINCT songplays.artist_id AS artist_id
+FROM staging_events JOIN songplays ON songplays.user_id = staging_events.user_id AND songplays.session_id = staging_events.session_id AND songplays.start_time = TIMESTAMP 'epoch' + staging_events.ts / 1000.0 * INTERVAL '1 second' LEFT OUTER JOIN artists ON artists.artist_id = songplays.artist_id
+WHERE staging_events.page = 'NextSong' AND staging_events.user_id IS NOT NULL AND songplays.artist_id IS NOT NULL AND artists.artist_id IS NULL) AS dangling ORDER BY dangling.artist_id
+ LIMIT 6

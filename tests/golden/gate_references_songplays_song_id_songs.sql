@@ -1,0 +1,5 @@
+SELECT dangling.song_id
+FROM (SELECT DISTINCT songplays.song_id AS song_id
+FROM staging_events JOIN songplays ON songplays.user_id = staging_events.user_id AND songplays.session_id = staging_events.session_id AND songplays.start_time = TIMESTAMP 'epoch' + staging_events.ts / 1000.0 * INTERVAL '1 second' LEFT OUTER JOIN songs ON songs.song_id = songplays.song_id
+WHERE staging_events.page = 'NextSong' AND staging_events.user_id IS NOT NULL AND songplays.song_id IS NOT NULL AND songs.song_id IS NULL) AS dangling ORDER BY dangling.song_id
+ LIMIT 6

@@ -1,0 +1,8 @@
+SELECT dangling.start_time
+FROM (SELECT songplays.start_time AS start_time
+FROM staging_events JOIN songplays ON songplays.user_id = staging_events.user_id AND songplays.session_id = staging_events.session_id AND songplays.start_time = TIMESTAMP 'epoch' + staging_events.ts / 1000.0 * INTERVAL '1 second' LEFT OUTER JOIN time ON time.start_time = songplays.start_time
+WHERE staging_events.page = 'NextSong' AND staging_events.user_id IS NOT NULL AND songplays.start_time IS NOT NULL AND time.start_time IS NULL UNION SELECT songplays.start_time AS start_time
+FROM (SELECT DISTINCT staging_songs.title AS title, staging_songs.artist_name AS artist_name, staging_songs.duration AS duration
+FROM staging_songs) AS staged_songs JOIN songplays ON songplays.song_title = staged_songs.title AND songplays.artist_name = staged_songs.artist_name AND songplays.song_length = staged_songs.duration LEFT OUTER JOIN time ON time.start_time = songplays.start_time
+WHERE songplays.start_time IS NOT NULL AND time.start_time IS NULL) AS dangling ORDER BY dangling.start_time
+ LIMIT 6
