@@ -167,7 +167,8 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def _int_range(column: sa.Column[Any], bound: Bound | None) -> Bound:
+def int_range(column: sa.Column[Any], bound: Bound | None) -> Bound:
+    """The range an integer column takes: ``bound``, else its type's."""
     if bound is not None:
         return bound
     lo, hi = next(r for t, r in _INT_RANGES.items() if isinstance(column.type, t))
@@ -181,7 +182,7 @@ def converter_for(column: sa.Column[Any], key: str, bound: Bound | None = None) 
     """
     type_ = column.type
     if isinstance(type_, sa.Integer):
-        return _int_converter(column.name, key, *_int_range(column, bound))
+        return _int_converter(column.name, key, *int_range(column, bound))
     if isinstance(type_, sa.Float | sa.Double | sa.Numeric):
         return _float_converter(column.name, key)
     if isinstance(type_, sa.String):
@@ -337,7 +338,7 @@ def _compile_builder(
                 )
             )
         elif isinstance(type_, sa.Integer):
-            lo, hi, _ = _int_range(column, bounds.get(column.name))
+            lo, hi, _ = int_range(column, bounds.get(column.name))
             namespace[f"lo{i}"], namespace[f"hi{i}"] = lo, hi
             fast = f"v{i}.__class__ is int and lo{i} <= v{i} <= hi{i}"
         else:

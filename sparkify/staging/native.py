@@ -1,0 +1,486 @@
+"""COPY's rules in SQL, on DuckDB's own JSON reader: staging at the speed of the parser.
+
+The Python path (:mod:`~sparkify.staging.records`, :mod:`~sparkify.staging.rows`)
+parses every record with orjson and converts it in Python, on one core. Here
+DuckDB reads newline-delimited files with ``read_json`` (C++, on every thread)
+and the same rules run as SQL over its columns, built with DuckDB's relational
+API (no SQL text). The Python path stays the reference and the diagnostician:
+a file in which this module finds anything it cannot stage exactly as the
+Python path would is read by the Python path instead, whole, so the errors,
+``load_errors`` rows and ``--max-errors`` counting are the Python path's.
+
+Interface (any target: DuckDB's own staging table, or another database that
+uses an in-process DuckDB only as its parser)::
+
+    rules = event_rules(plan.jsonpaths)         # or song_rules(), TableRules(...)
+    triage = triage_files(duck, paths, rules)   # Triage(native=[...], python={path: why})
+    rows = staged(duck, triage.native, rules)   # relation: the table's columns, in order
+    checked(duck, paths, rules)                 # the same, with ``source`` first and
+                                                # ``reason`` last (NULL: the row loads)
+
+``duck`` is any DuckDB connection; ``paths`` are local files (absolute paths, no
+glob characters). :func:`triage_files` runs statements that may fail on bad
+input (DuckDB aborts the transaction of a failed statement), so give it a
+connection whose transaction holds nothing else: a cursor of the target
+database (``duck.cursor()``), or an in-memory one. :func:`staged` over the files
+it accepted reads them again, with the same rules, where the rows are wanted.
+
+Why a file goes to the Python path (the ``python`` reasons):
+
+* the screen of its raw text (:func:`screen`) finds what DuckDB's parser takes
+  and orjson refuses: NaN and Infinity literals, trailing commas, numbers too
+  big for a double or beyond 64 bits, a byte order mark, vertical tab or form
+  feed; or an escaped NUL (``\\u0000``), which no text column may hold;
+* ``read_json`` cannot read it (malformed JSON, invalid UTF-8, a duplicated key
+  of a mapped column, nesting deeper than DuckDB takes, a line that is not an
+  object...): DuckDB reads strictly and the file is retried alone to find it;
+* a row breaks a rule, or holds a value whose exact conversion only the Python
+  path decides (text that starts like a JSON object, a number written with a
+  fraction into an integer column where the reader's text cannot tell a float
+  from a string): its ``reason``.
+
+The values match the Python path's exactly: DuckDB writes a JSON number read
+into a text column as Python's ``json.dumps`` does (shortest round trip, ``1e+16``),
+and parses the texts it wrote back into the same doubles.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import sqlalchemy as sa
+from duckdb import (
+    CaseExpression,
+    CoalesceOperator,
+    ColumnExpression,
+    ConstantExpression,
+    Expression,
+)
+from duckdb import FunctionExpression as Fn
+from duckdb import sqltypes as types
+
+from sparkify.models import staging_events, staging_songs
+from sparkify.sources import JsonPath
+from sparkify.staging.rows import REQUIRED_SONG_KEYS, TS_BOUND, Bound, int_range
+
+#: The column of :func:`checked` naming each row's file, and the one saying why a row
+#: does not load natively (``NULL``: it does).
+SOURCE = "source"
+REASON = "reason"
+#: What Python's ``str.strip()`` strips: the rows' rule for numbers given as text.
+PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+#: Python's rules for text in a numeric column (rows._INTEGER_TEXT, rows._NUMBER_TEXT).
+INTEGER_TEXT = r"[+-]?[0-9]+"
+NUMBER_TEXT = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+#: Source keys the native path maps: plain names (DuckDB's column names ignore case).
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The reader's column of file names (no source key may take it).
+_FILE = "sparkify_file_"
+#: DuckDB's errors about the input (never a bug of ours: a binder error propagates).
+INPUT_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException)
+#: Characters a path may not hold: DuckDB would read it as a glob pattern.
+_GLOB = frozenset("*?[{")
+
+
+class NotNative(ValueError):
+    """The table's mapping cannot be staged natively (the Python path stages it)."""
+
+
+# -- the rules of a table ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableRules:
+    """What :class:`~sparkify.staging.rows.RowBuilder` applies to a table, for SQL.
+
+    Attributes:
+        table: the staging table.
+        keys: the source key of each column, in column order.
+        bounds: integer columns (by name) that hold a narrower range than their type.
+        required: text columns (by name) that must hold a non-empty value.
+    """
+
+    table: sa.Table
+    keys: tuple[str, ...]
+    bounds: Mapping[str, Bound] = field(default_factory=dict)
+    required: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if len(self.keys) != len(self.table.columns):
+            raise ValueError(f"{len(self.keys)} keys for {len(self.table.columns)} columns")
+        bad = [key for key in self.keys if not _PLAIN_KEY.fullmatch(key)]
+        if bad:
+            raise NotNative(f"keys DuckDB would not map as the Python path does: {bad}")
+        if len({key.lower() for key in (*self.keys, _FILE)}) != len(self.keys) + 1:
+            raise NotNative("keys that differ only in case")
+
+
+def event_rules(paths: Sequence[JsonPath]) -> TableRules:
+    """The rules of ``staging_events`` (:func:`~sparkify.staging.rows.event_builder`'s)."""
+    if not all(len(p.steps) == 1 and isinstance(p.steps[0], str) for p in paths):
+        raise NotNative("a JSONPath that is not one key")
+    return TableRules(staging_events, tuple(p.name for p in paths), {"ts": TS_BOUND})
+
+
+def song_rules() -> TableRules:
+    """The rules of ``staging_songs`` (:func:`~sparkify.staging.rows.song_builder`'s)."""
+    keys = tuple(column.name for column in staging_songs.columns)
+    return TableRules(staging_songs, keys, required=frozenset(REQUIRED_SONG_KEYS))
+
+
+# -- SQL over one column ----------------------------------------------------------------
+
+
+def _k(value: Any) -> Expression:
+    return ConstantExpression(value)
+
+
+def _none() -> Expression:
+    return ConstantExpression(None)
+
+
+def _col(name: str) -> Expression:
+    return ColumnExpression(name)
+
+
+def _text(kind: sa.types.TypeEngine[Any]) -> bool:
+    return isinstance(kind, sa.String)
+
+
+def _reader_type(column: sa.Column[Any]) -> str:
+    """Text columns read as VARCHAR (the reader's text is Python's); numbers as JSON."""
+    if _text(column.type):
+        return "VARCHAR"
+    if isinstance(column.type, sa.Integer | sa.Float | sa.Double | sa.Numeric):
+        return "JSON"
+    raise TypeError(f"no native rule for {column.name} ({column.type})")  # a model bug
+
+
+class _Column:
+    """The expressions of one column, in three layers (each computed once per row)."""
+
+    def __init__(self, index: int, column: sa.Column[Any], key: str, rules: TableRules) -> None:
+        self.i, self.column, self.key = index, column, key
+        self.name = column.name
+        self.bound = (
+            int_range(column, rules.bounds.get(column.name))
+            if isinstance(column.type, sa.Integer)
+            else None
+        )
+        self.required = column.name in rules.required
+        self.not_null = not column.nullable or self.required
+
+    def _n(self, part: str) -> str:
+        return f"{part}{self.i}"
+
+    # layer 1: from the reader's column
+    def first(self) -> list[Expression]:
+        raw = _col(self.key)
+        if _text(self.column.type):
+            return [raw.alias(self._n("v"))]
+        text = raw.cast(types.VARCHAR)
+        is_string = Fn("prefix", text, _k('"'))
+        content = CaseExpression(is_string, Fn("json_extract_string", raw, _k("$")))
+        return [
+            text.alias(self._n("v")),
+            is_string.alias(self._n("q")),
+            content.alias(self._n("s")),
+        ]
+
+    # layer 2: the conversion, fast path first
+    def second(self) -> list[Expression]:
+        v = _col(self._n("v"))
+        if _text(self.column.type):
+            return [v]
+        q, s = _col(self._n("q")), _col(self._n("s"))
+        # Python strips whitespace from text in a numeric column; only the rare text
+        # that is not already a plain number pays for it.
+        stripped = CaseExpression(q, Fn("trim", s, _k(PY_WHITESPACE)))
+        if self.bound is not None:
+            digits = CoalesceOperator(s, v)
+            fast = digits.try_cast(types.BIGINT)
+            canonical = fast.cast(types.VARCHAR) == digits
+            return [
+                v,
+                q,
+                CaseExpression(canonical, fast).alias(self._n("f")),
+                CaseExpression(~CoalesceOperator(canonical, _k(False)), stripped).alias(
+                    self._n("t")
+                ),
+            ]
+        number = CaseExpression(~q, v.try_cast(types.DOUBLE))
+        return [v, q, number.alias(self._n("d")), stripped.alias(self._n("t"))]
+
+    # layer 3: the value and why it does not load (NULL: it does)
+    def last(self) -> tuple[Expression, Expression]:
+        v = _col(self._n("v"))
+        if _text(self.column.type):
+            return v.alias(self.name), self._text_reason(v)
+        if self.bound is not None:
+            return self._integer()
+        return self._double()
+
+    def _text_reason(self, v: Expression) -> Expression:
+        limit = self.column.type.length or 65535  # type: ignore[attr-defined]
+        size = Fn("strlen", v)
+        too_long = Fn(
+            "concat",
+            _k(f"{self.key}: value is "),
+            size.cast(types.VARCHAR),
+            _k(f" bytes, longer than the column's {limit}"),
+        )
+        starts = Fn("prefix", v, _k("{")) | Fn("prefix", v, _k("["))
+        undecided = _k(
+            f"{self.key}: a JSON object or array, or text that starts like one "
+            "(the Python path decides)"
+        )
+        return CaseExpression(size > _k(limit), too_long).when(starts, undecided)
+
+    def _integer(self) -> tuple[Expression, Expression]:
+        assert self.bound is not None
+        lo, hi, outside = self.bound
+        v, q = _col(self._n("v")), _col(self._n("q"))
+        fast, t = _col(self._n("f")), _col(self._n("t"))
+        # What Python's int() takes: text of ASCII digits, or a float that is whole.
+        as_float = v.try_cast(types.DOUBLE)
+        slow = (
+            CaseExpression(fast.isnotnull(), fast.cast(types.HUGEINT))
+            .when(
+                q,
+                CaseExpression(
+                    Fn("regexp_full_match", t, _k(INTEGER_TEXT)), t.try_cast(types.HUGEINT)
+                ),
+            )
+            .when(
+                Fn("contains", v, _k("."))
+                | Fn("contains", v, _k("e"))
+                | Fn("contains", v, _k("E")),
+                CaseExpression(as_float == Fn("trunc", as_float), as_float.try_cast(types.HUGEINT)),
+            )
+            .otherwise(v.try_cast(types.HUGEINT))
+        )
+        in_range = slow.between(_k(lo), _k(hi))
+        value = (
+            CaseExpression(fast.between(_k(lo), _k(hi)), fast)
+            .when(fast.isnull() & in_range, slow.cast(types.BIGINT))
+            .alias(self.name)
+        )
+        empty = q & (t == _k(""))
+        reason = (
+            CaseExpression(v.isnull() | fast.between(_k(lo), _k(hi)) | empty, _none())
+            .when(slow.isnull(), _k(f"{self.key}: not an integer"))
+            .when(
+                ~in_range,
+                Fn("concat", _k(f"{self.key}: "), slow.cast(types.VARCHAR), _k(f" {outside}")),
+            )
+        )
+        return value, reason
+
+    def _double(self) -> tuple[Expression, Expression]:
+        v, q = _col(self._n("v")), _col(self._n("q"))
+        d, t = _col(self._n("d")), _col(self._n("t"))
+        parsed = CaseExpression(
+            Fn("regexp_full_match", t, _k(NUMBER_TEXT)), t.try_cast(types.DOUBLE)
+        )
+        number = CaseExpression(q, parsed).otherwise(d)
+        finite = Fn("isfinite", number)
+        value = CaseExpression(finite, number).alias(self.name)
+        reason = (
+            CaseExpression(v.isnull() | (q & (t == _k(""))), _none())
+            .when(number.isnull(), _k(f"{self.key}: not a number"))
+            .when(~finite, _k(f"{self.key}: number out of range"))
+        )
+        return value, reason
+
+    def missing(self) -> Expression | None:
+        """Why a NOT NULL or required column's value does not load."""
+        if not self.not_null:
+            return None
+        value = _col(self.name)
+        check = CaseExpression(value.isnull(), _k(f"{self.key} is missing"))
+        if self.required:
+            check = check.when(value == _k(""), _k(f"{self.key} is empty"))
+        return check
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def readable(path: str) -> bool:
+    """Whether DuckDB reads ``path`` as the file it names (no glob characters)."""
+    return os.path.isabs(path) and not (_GLOB & set(path))
+
+
+def checked(
+    duck: duckdb.DuckDBPyConnection, paths: Sequence[str], rules: TableRules
+) -> duckdb.DuckDBPyRelation:
+    """Every record of ``paths`` as a row of ``rules.table``, with its file and its reason.
+
+    Columns: ``source`` (the file), the table's columns in order, ``reason``
+    (``NULL`` when the row loads as the Python path would load it). DuckDB reads
+    strictly: a file it cannot read fails the statement that reads this relation.
+    """
+    if not all(readable(p) for p in paths):
+        raise ValueError("checked() takes local absolute paths without glob characters")
+    columns = [
+        _Column(i, column, key, rules)
+        for i, (column, key) in enumerate(zip(rules.table.columns, rules.keys, strict=True))
+    ]
+    reader = duck.read_json(
+        list(paths),
+        columns={
+            key: _reader_type(c) for key, c in zip(rules.keys, rules.table.columns, strict=True)
+        },
+        format="newline_delimited",
+        records="true",
+        compression="none",
+        filename=_FILE,
+    )
+    source = _col(SOURCE)
+    first = reader.select(_col(_FILE).alias(SOURCE), *(e for c in columns for e in c.first()))
+    second = first.select(source, *(e for c in columns for e in c.second()))
+    last = [c.last() for c in columns]
+    converted = second.select(
+        source, *(value for value, _ in last), CoalesceOperator(*(r for _, r in last)).alias("why")
+    )
+    missing = [m for m in (c.missing() for c in columns) if m is not None]
+    reason = CoalesceOperator(_col("why"), *missing) if missing else _col("why")
+    return converted.select(source, *(_col(c.name) for c in columns), reason.alias(REASON))
+
+
+def staged(
+    duck: duckdb.DuckDBPyConnection, paths: Sequence[str], rules: TableRules
+) -> duckdb.DuckDBPyRelation:
+    """The rows of ``paths`` in the table's columns (for files :func:`triage_files` accepted)."""
+    rel = checked(duck, paths, rules)
+    return rel.filter(_col(REASON).isnull()).select(*(_col(c.name) for c in rules.table.columns))
+
+
+# -- which files the native path stages ---------------------------------------------------
+
+#: A value DuckDB's parser takes and orjson refuses, after ``:``, ``,`` or ``[``:
+#: NaN or Infinity (any case), or a number too big for a double (an exponent of
+#: three digits; a run of 19 digits, also beyond 64 bits, which orjson reads as a
+#: float and DuckDB as its digits). Each pattern starts with one literal byte,
+#: which RE2 finds with memchr: one pattern of the three alternatives would scan
+#: every byte (8 times slower).
+_ODD_VALUE = r"[ \t\r]*(?:[-+]?(?i:nan|inf)|-?[0-9]{19}|-?[0-9][0-9.]*[eE][-+]?[0-9]{3})"
+SCREEN_PATTERNS = (
+    (
+        "a trailing comma, NaN, Infinity or a number beyond a double",
+        "," + r"(?:[ \t\r]*[\]}]|" + _ODD_VALUE + ")",
+    ),
+    ("NaN, Infinity or a number beyond a double", ":" + _ODD_VALUE),
+    ("NaN, Infinity or a number beyond a double", r"\[" + _ODD_VALUE),
+)
+#: Bytes orjson refuses where DuckDB's reader skips them as blanks, and the escape
+#: of the one character no text column may hold.
+SCREEN_LITERALS = (
+    ("a vertical tab", "\x0b"),
+    ("a form feed", "\x0c"),
+    ("an escaped NUL character (\\u0000)", "\\u0000"),
+)
+_BOM = b"\xef\xbb\xbf"
+
+
+def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> dict[str, str]:
+    """The files whose raw text holds what DuckDB's parser and orjson read differently.
+
+    Returns each such path with the reason; a file DuckDB cannot read as UTF-8
+    text is one of them. Each file is read whole (``read_text``), once.
+    """
+    found: dict[str, str] = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as file:
+                if file.read(len(_BOM)) == _BOM:  # DuckDB's readers skip it; orjson refuses it
+                    found[path] = "a byte order mark"
+        except OSError as exc:
+            found[path] = f"cannot read it: {exc.strerror or exc}"
+    rest = [p for p in paths if p not in found]
+    checks = [(why, Fn("contains", _col("content"), _k(text))) for why, text in SCREEN_LITERALS]
+    checks += [
+        (why, Fn("regexp_matches", _col("content"), _k(pattern)))
+        for why, pattern in SCREEN_PATTERNS
+    ]
+    reason = CaseExpression(checks[0][1], _k(checks[0][0]))
+    for why, check in checks[1:]:
+        reason = reason.when(check, _k(why))
+
+    def build(batch: Sequence[str]) -> duckdb.DuckDBPyRelation:
+        return duck.table_function("read_text", [list(batch)]).select(_col("filename"), reason)
+
+    for path, why in _per_file(rest, build, found):
+        if why is not None:
+            found[path] = why
+    return found
+
+
+def _per_file(
+    paths: Sequence[str],
+    build: Callable[[Sequence[str]], duckdb.DuckDBPyRelation],
+    failed: dict[str, str],
+) -> list[Any]:
+    """The rows of ``build(paths)``; when DuckDB fails on the input, those of each file
+    alone, the failing files recorded in ``failed`` with DuckDB's reason (its first line).
+
+    Only running the relation is retried: a relation that cannot be built is a bug.
+    """
+    if not paths:
+        return []
+    try:
+        return build(paths).fetchall()
+    except INPUT_ERRORS:
+        pass
+    rows: list[Any] = []
+    for path in paths:
+        rel = build([path])
+        try:
+            rows += rel.fetchall()
+        except INPUT_ERRORS as exc:
+            failed[path] = "DuckDB cannot read it: " + str(exc).splitlines()[0]
+    return rows
+
+
+@dataclass(frozen=True)
+class Triage:
+    """Which files the native path stages (``native``, in the order given) and which
+    the Python path must read (``python``: path and reason)."""
+
+    native: list[str]
+    python: dict[str, str]
+    rows: int = 0
+
+
+def triage_files(
+    duck: duckdb.DuckDBPyConnection, paths: Sequence[str], rules: TableRules
+) -> Triage:
+    """Screen ``paths`` and read them with the rules; sort them into native and Python.
+
+    A file is native when the screen finds nothing in it, DuckDB reads it, and
+    every row loads (reason ``NULL``). ``rows``: how many rows the native files hold.
+    """
+    python = {p: "a path DuckDB would read as a glob pattern" for p in paths if not readable(p)}
+    python.update(screen(duck, [p for p in paths if p not in python]))
+    candidates = [p for p in paths if p not in python]
+
+    def build(batch: Sequence[str]) -> duckdb.DuckDBPyRelation:
+        rel = checked(duck, batch, rules)
+        return rel.aggregate(
+            [_col(SOURCE), Fn("count", _k(1)), Fn("any_value", _col(REASON))], _col(SOURCE)
+        )
+
+    total = 0
+    failed: dict[str, str] = {}
+    for path, count, why in _per_file(candidates, build, failed):
+        if why is not None:
+            python[path] = why
+        else:
+            total += count
+    python.update(failed)
+    return Triage([p for p in paths if p not in python], python, total)
