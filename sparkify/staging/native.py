@@ -282,9 +282,7 @@ class _Column:
             .when(number.isnotnull(), _none())
             .when(
                 Fn("regexp_full_match", v, _k(FLOAT_TEXT)),
-                _k(
-                    f"{self.key}: a number with a fraction or an exponent (the Python path decides)"
-                ),
+                _k(f"{self.key}: a float, or text that looks like one (the Python path decides)"),
             )
             .otherwise(_k(f"{self.key}: not an integer"))
         )

@@ -328,7 +328,9 @@ DECLINED = [
     (b'{"ts": "\xff", "sessionId": 1}', "DuckDB cannot read it"),
     (b"[1, 2]", "DuckDB cannot read it"),
     (b"null", "sessionId is missing"),
-    (b'{"ts": 1541105830796, "sessionId": "1.5"}', "sessionId: not an integer"),
+    (b'{"ts": 1541105830796, "sessionId": "1.5"}', "sessionId: a float"),
+    (b'{"ts": 1541105830796.0, "sessionId": 1}', "ts: a float"),
+    (b'{"ts": 1541105830796, "sessionId": "x1"}', "sessionId: not an integer"),
     (b'{"ts": 1541105830796, "sessionId": 1, "userId": " 7a"}', "userId: not an integer"),
     (b'{"ts": 1541105830796, "sessionId": 1, "status": 2147483648}', "status: 2147483648 is out"),
     (b'{"ts": 253402300800000, "sessionId": 1}', "ts: 253402300800000 is outside"),
@@ -362,15 +364,15 @@ def test_a_path_duckdb_would_read_as_a_glob_pattern_goes_to_the_python_path(
     assert triage.native == [] and "glob" in triage.python[str(odd)]
 
 
-def test_numbers_given_as_text_or_as_whole_floats_are_staged_natively_as_python_stages_them(
+def test_numbers_given_as_text_are_staged_natively_as_the_python_path_stages_them(
     engine: sa.Engine, duck: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     records = [
         event(T1, " 7 ", 139, page="Home"),
         {**event(T1 + 1, "+8", 140, page="Home"), "length": "2.5"},
         event(T1 + 2, "\u00a0009", 141, page="Home", status=" 200"),
-        {**event(T1 + 3, "", 142, page="Home"), "ts": float(T1 + 3), "registration": "1e3"},
-        {**event(T1 + 4, "10", 143, page="Home"), "sessionId": "144", "itemInSession": 2.0},
+        {**event(T1 + 3, "", 142, page="Home"), "ts": str(T1 + 3), "registration": "1e3"},
+        {**event(T1 + 4, "10", 143, page="Home"), "sessionId": "144", "itemInSession": "-0"},
         {**event(T1 + 5, "10", 145, page="Home"), "artist": 1.5, "song": 10**17, "level": True},
     ]
     write(tmp_path, [b"\n".join(event_line(r).encode() for r in records)])
@@ -381,3 +383,17 @@ def test_numbers_given_as_text_or_as_whole_floats_are_staged_natively_as_python_
     by_ts = {row[15]: row for row in staged[1]}
     assert [by_ts[T1 + n][17] for n in range(6)] == [7, 8, 9, None, 10, 10]
     assert (by_ts[T1 + 5][0], by_ts[T1 + 5][13], by_ts[T1 + 5][7]) == ("1.5", str(10**17), "true")
+
+
+def test_a_whole_float_into_an_integer_column_is_staged_by_the_python_path(
+    engine: sa.Engine, duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # DuckDB's reader gives the float 1541105830796.0 and the text "1541105830796.0"
+    # alike; Python takes the first and refuses the second.
+    record = {**event(T1, "7", 139, page="Home"), "ts": float(T1), "itemInSession": 2.0}
+    write(tmp_path, [event_line(record).encode()])
+    files = [obj.uri for obj in list_sources(str(tmp_path / "log_data"))]
+    assert "a float" in native.triage_files(duck, files, RULES).python[files[0]]
+    staged = stage(engine, tmp_path, "native", 0)
+    assert staged == stage(engine, tmp_path, "python", 0)
+    assert [(row[4], row[15]) for row in staged[1]] == [(2, T1)]
