@@ -427,22 +427,20 @@ SCREEN_LITERALS = (
 _BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(frozen=True)
-class Screen:
-    """What :func:`screen` found: ``odd`` files (path and reason) and, for the others,
-    how many ``[`` and ``{`` each holds (``brackets``)."""
-
-    odd: dict[str, str]
-    brackets: dict[str, int]
+#: A line shorter than this cannot hold a record nested deeper than MAX_DEPTH levels
+#: (that many brackets open, and as many close).
+_DEEP_LINE = 2 * (MAX_DEPTH + 1)
 
 
-def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> Screen:
-    """Read the raw text of ``paths`` for what DuckDB's parser and orjson read differently.
+def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> dict[str, str]:
+    """The files whose raw text holds what DuckDB's parser and orjson read differently.
 
-    A file DuckDB cannot read as UTF-8 text is odd too. Each file is read whole
-    (``read_text``), once. The bracket counts bound the nesting of the records
-    (see :func:`triage_files`): DuckDB's parser reads any depth, orjson
-    :data:`~sparkify.staging.records.MAX_DEPTH` levels.
+    Returns each such path with the reason; a file DuckDB cannot read as lines of
+    UTF-8 text (``read_csv`` of one column, no quoting) is one of them. The lines
+    stream through (memory stays flat whatever the files' size). A line long
+    enough to be nested deeper than orjson's
+    :data:`~sparkify.staging.records.MAX_DEPTH` levels (DuckDB's parser takes any
+    depth) is odd when it holds more brackets than that.
     """
     odd: dict[str, str] = {}
     for path in paths:
@@ -452,29 +450,36 @@ def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> Screen:
                     odd[path] = "a byte order mark"
         except OSError as exc:
             odd[path] = f"cannot read it: {exc.strerror or exc}"
-    content = _col("content")
-    checks = [(why, Fn("contains", content, _k(text))) for why, text in SCREEN_LITERALS]
-    checks += [
-        (why, Fn("regexp_matches", content, _k(pattern))) for why, pattern in SCREEN_PATTERNS
-    ]
+    line = _col("line")
+    checks = [(why, Fn("contains", line, _k(text))) for why, text in SCREEN_LITERALS]
+    checks += [(why, Fn("regexp_matches", line, _k(pattern))) for why, pattern in SCREEN_PATTERNS]
+    unbracketed = Fn("replace", Fn("replace", line, _k("["), _k("")), _k("{"), _k(""))
+    deep = CaseExpression(
+        Fn("strlen", line) >= _k(_DEEP_LINE),
+        Fn("strlen", line) - Fn("strlen", unbracketed) > _k(MAX_DEPTH),
+    )
+    checks.append((f"a record that may be nested deeper than {MAX_DEPTH} levels", deep))
     reason = CaseExpression(checks[0][1], _k(checks[0][0]))
     for why, check in checks[1:]:
         reason = reason.when(check, _k(why))
-    unbracketed = Fn("replace", Fn("replace", content, _k("["), _k("")), _k("{"), _k(""))
-    brackets = Fn("strlen", content) - Fn("strlen", unbracketed)
 
     def build(batch: Sequence[str]) -> duckdb.DuckDBPyRelation:
-        return duck.table_function("read_text", [list(batch)]).select(
-            _col("filename"), reason, brackets
+        lines = duck.read_csv(
+            list(batch),
+            columns={"line": "VARCHAR"},
+            delimiter="\x01",  # never in a JSON line: raw control characters are invalid
+            quotechar="",
+            escapechar="",
+            header=False,
+            auto_detect=False,
+            filename=_FILE,
         )
+        return lines.aggregate([_col(_FILE), Fn("min", reason)], _col(_FILE))
 
-    counts: dict[str, int] = {}
-    for path, why, count in _per_file([p for p in paths if p not in odd], build, odd):
+    for path, why in _per_file([p for p in paths if p not in odd], build, odd):
         if why is not None:
             odd[path] = why
-        else:
-            counts[path] = count
-    return Screen(odd, counts)
+    return odd
 
 
 def _per_file(
@@ -525,8 +530,7 @@ def triage_files(
     every row loads (reason ``NULL``). ``rows``: how many rows the native files hold.
     """
     python = {p: "a path DuckDB would read as a glob pattern" for p in paths if not readable(p)}
-    screened = screen(duck, [p for p in paths if p not in python])
-    python.update(screened.odd)
+    python.update(screen(duck, [p for p in paths if p not in python]))
     candidates = [p for p in paths if p not in python]
 
     numeric = [c.name for c in rules.table.columns if not _text(c.type)]
@@ -543,10 +547,6 @@ def triage_files(
     for path, count, why, *flags in _per_file(candidates, build, failed):
         if why is not None:
             python[path] = why
-        elif screened.brackets[path] >= count + MAX_DEPTH:
-            # A record nested deeper than MAX_DEPTH holds that many brackets, every
-            # other record at least its own "{": fewer in all, and none is too deep.
-            python[path] = f"records that may be nested deeper than {MAX_DEPTH} levels"
         else:
             total += count
             plain -= {name for name, flag in zip(numeric, flags, strict=True) if not flag}
