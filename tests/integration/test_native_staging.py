@@ -233,16 +233,18 @@ def log_files(draw: st.DrawFn) -> list[bytes]:
 # -- staging both ways -----------------------------------------------------------------------
 
 
-def stage(engine: sa.Engine, root: Path, mode: str, max_errors: int) -> tuple[Any, ...]:
-    """Stage ``root/log_data`` into DuckDB (rolled back); what it staged, or how it stopped."""
+def stage(
+    engine: sa.Engine, root: Path, mode: str, max_errors: int, logs: Listing | None = None
+) -> tuple[Any, ...]:
+    """Stage ``root/log_data`` (or ``logs``) into DuckDB, rolled back; what it staged, or
+    how it stopped."""
     jsonpath = root / "log_json_path.json"
     paths = parse_jsonpaths(
         jsonpath.read_bytes(), str(jsonpath), table=staging_events, keys=EVENT_KEYS
     )
+    logs = logs if logs is not None else Listing(list_sources(str(root / "log_data")))
     plan = Plan(
-        events=TableSources(
-            staging_events, str(root / "log_data"), Listing(list_sources(str(root / "log_data")))
-        ),
+        events=TableSources(staging_events, str(root / "log_data"), logs),
         songs=TableSources(staging_songs, "", Listing([])),
         jsonpath_uri=str(jsonpath),
         jsonpaths=tuple(paths),
@@ -397,3 +399,27 @@ def test_a_whole_float_into_an_integer_column_is_staged_by_the_python_path(
     staged = stage(engine, tmp_path, "native", 0)
     assert staged == stage(engine, tmp_path, "python", 0)
     assert [(row[4], row[15]) for row in staged[1]] == [(2, T1)]
+
+
+def test_s3_log_objects_are_copied_beside_the_database_staged_natively_and_removed(
+    s3_bucket: str, engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import boto3
+
+    bad = event_line(event(T1 + 9, "x1", 150, page="Home")).encode()
+    write(tmp_path, [GOOD + b"\n" + GOOD, GOOD + b"\n" + bad])
+    client = boto3.client("s3", region_name="us-west-2")
+    for path in sorted((tmp_path / "log_data").iterdir()):
+        client.upload_file(str(path), s3_bucket, f"log_data/{path.name}")
+    listing = Listing(list_sources(f"s3://{s3_bucket}/log_data"))
+    outcomes = []
+    for mode in ("native", "python"):
+        with caplog.at_level("DEBUG", logger="sparkify.staging.duckdb_events"):
+            outcomes.append(stage(engine, tmp_path, mode, 5, listing))
+    assert outcomes[0] == outcomes[1]
+    (_, rows, errors) = outcomes[0]
+    assert len(rows) == 3
+    assert [(e[1], e[2], e[3]) for e in errors] == [(listing[1].uri, 2, "user_id")]
+    assert "1 of 2 log files staged natively" in caplog.text
+    scratch = Path(str(engine.url.database) + ".sparkify-tmp")
+    assert not scratch.exists() or not any(scratch.iterdir())
