@@ -7,7 +7,8 @@ One module per backend, the same interface (:class:`Stager`):
   (:mod:`sparkify.staging.records`, :mod:`sparkify.staging.rows`), rows streamed
   with ``COPY FROM STDIN``;
 * :mod:`sparkify.staging.duckdb` — the log files read by DuckDB itself, COPY's
-  rules in SQL (:mod:`sparkify.staging.native`, :mod:`sparkify.staging.duckdb_events`);
+  rules in SQL (:mod:`sparkify.staging.native`, :mod:`sparkify.staging.native_screen`,
+  :mod:`sparkify.staging.duckdb_events`);
   the song files, and any log file the native path declines, by the same
   emulation, rows bulk-inserted.
 
