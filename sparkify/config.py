@@ -16,6 +16,9 @@ is the embedded DuckDB file ``sparkify.duckdb``. The password may come from
 line or an error. With ``AUTH = iam`` (or ``SPARKIFY_DB_AUTH=iam``) Redshift needs
 no password at all: :mod:`sparkify.db` fetches temporary credentials from AWS for
 each connection (see :class:`IamAuth`).
+
+``SPARKIFY_DUCKDB_STAGING`` (environment only: ``native``, the default, or
+``python``) chooses how DuckDB stages the log files (``Settings.duckdb_staging``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
 
@@ -90,6 +94,10 @@ class IamAuth:
     duration_seconds: int = IAM_CREDENTIALS_SECONDS
 
 
+#: How DuckDB stages the log files (``Settings.duckdb_staging``).
+DuckDBStaging = Literal["native", "python"]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a sparkify command needs, resolved and validated.
@@ -111,6 +119,10 @@ class Settings:
             --no-sign-request`` does; without it they are unsigned only when no
             credentials are found. Redshift's COPY always uses ``iam_role_arn``.
         config_file: the ``dwh.cfg`` that was read, if any.
+        duckdb_staging: how DuckDB stages the log files: ``native`` (DuckDB's own
+            JSON reader, COPY's rules in SQL; a file it cannot stage exactly is
+            read by the Python path) or ``python`` (every file by the Python
+            path, the reference). ``SPARKIFY_DUCKDB_STAGING``; other backends ignore it.
     """
 
     database_url: sa.URL
@@ -124,6 +136,7 @@ class Settings:
     iam_auth: IamAuth | None = None
     no_sign_request: bool = False
     config_file: Path | None = field(default=None, compare=False)
+    duckdb_staging: DuckDBStaging = "native"
 
     @property
     def backend(self) -> str:
@@ -214,8 +227,18 @@ def load_settings(
             no_sign_request if no_sign_request is not None else _no_sign_request(env, cfg)
         ),
         config_file=path,
+        duckdb_staging=_duckdb_staging(env),
         **sources,
     )
+
+
+def _duckdb_staging(env: Mapping[str, str]) -> DuckDBStaging:
+    value = (env.get("SPARKIFY_DUCKDB_STAGING") or "native").strip().lower()
+    if value == "native":
+        return "native"
+    if value == "python":
+        return "python"
+    raise ConfigError(f"must be native or python, not {value!r}", key="SPARKIFY_DUCKDB_STAGING")
 
 
 def validate_source(value: str, where: str, *, file: str | None = None) -> str:

@@ -54,8 +54,9 @@ class BadValue(Exception):
 
 Converter = Callable[[Any], Any]
 
-_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
-_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: Text a numeric column takes, once stripped (also SQL's rule: staging/native.py).
+INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class Bound(NamedTuple):
@@ -85,7 +86,7 @@ def _int_converter(column: str, key: str, lo: int, hi: int, outside: str) -> Con
             text = value.strip()
             if not text:
                 return None  # Redshift loads an empty field of a non-text column as NULL
-            if not _INTEGER_TEXT.fullmatch(text):  # Python's int() takes "1_000" and "١٢"
+            if not INTEGER_TEXT.fullmatch(text):  # Python's int() takes "1_000" and "١٢"
                 raise BadValue(column, f"{key}: {value!r} is not an integer")
             result = int(text)
         elif cls is float and value.is_integer():
@@ -115,7 +116,7 @@ def _float_converter(column: str, key: str) -> Converter:
             text = value.strip()
             if not text:
                 return None
-            if not _NUMBER_TEXT.fullmatch(text):
+            if not NUMBER_TEXT.fullmatch(text):
                 raise BadValue(column, f"{key}: {value!r} is not a number")
             result = float(text)
         else:
@@ -167,7 +168,8 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def _int_range(column: sa.Column[Any], bound: Bound | None) -> Bound:
+def int_range(column: sa.Column[Any], bound: Bound | None) -> Bound:
+    """The range an integer column takes: ``bound``, else its type's."""
     if bound is not None:
         return bound
     lo, hi = next(r for t, r in _INT_RANGES.items() if isinstance(column.type, t))
@@ -181,7 +183,7 @@ def converter_for(column: sa.Column[Any], key: str, bound: Bound | None = None) 
     """
     type_ = column.type
     if isinstance(type_, sa.Integer):
-        return _int_converter(column.name, key, *_int_range(column, bound))
+        return _int_converter(column.name, key, *int_range(column, bound))
     if isinstance(type_, sa.Float | sa.Double | sa.Numeric):
         return _float_converter(column.name, key)
     if isinstance(type_, sa.String):
@@ -337,7 +339,7 @@ def _compile_builder(
                 )
             )
         elif isinstance(type_, sa.Integer):
-            lo, hi, _ = _int_range(column, bounds.get(column.name))
+            lo, hi, _ = int_range(column, bounds.get(column.name))
             namespace[f"lo{i}"], namespace[f"hi{i}"] = lo, hi
             fast = f"v{i}.__class__ is int and lo{i} <= v{i} <= hi{i}"
         else:
