@@ -27,6 +27,7 @@ from sparkify.sources.listing import (
     SourceObject,
     iter_sources,
     list_sources,
+    unchanged,
 )
 from sparkify.sources.plan import Plan, TableSources, chunks, plan_sources
 from sparkify.sources.reading import STREAM_BLOCK, read_one, read_sources, stream_sources
@@ -65,4 +66,5 @@ __all__ = [
     "s3_client",
     "split_s3_uri",
     "stream_sources",
+    "unchanged",
 ]
