@@ -8,7 +8,7 @@ Redshift runs the real COPY and borrows nothing from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +16,10 @@ import sqlalchemy as sa
 
 from sparkify.config import Settings
 from sparkify.errors import BadRecordError
-from sparkify.sources import Plan, stream_sources
+from sparkify.models import staging_events
+from sparkify.sources import Plan, SourceObject, TableSources, stream_sources
 from sparkify.staging.base import ErrorBudget, LockingStager, Progress, StageResult
-from sparkify.staging.rows import event_builder, song_builder
+from sparkify.staging.rows import RowBuilder, event_builder, song_builder
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -62,25 +63,70 @@ class EmulatedStager(LockingStager):
     ) -> list[StageResult]:
         """Empty both staging tables and stream every planned object into them."""
         results = []
-        builders = {
-            "staging_songs": song_builder(),
-            "staging_events": event_builder(plan.jsonpaths),
-        }
         for sources in plan.tables:
             table = sources.table
-            builder = builders[table.name]
             self.clear(conn, table)
             progress.begin_table(table.name, len(sources.objects), sources.size)
-            rows = 0
-            with self.sink(conn, table) as write:
-                for obj, blocks in stream_sources(sources.objects, client=client):
-                    for row in builder.rows(blocks, obj.uri):
-                        if isinstance(row, BadRecordError):
-                            budget.add(table.name, row)
-                        else:
-                            write(row)
-                            rows += 1
-                    progress.advance(1, obj.size)
+            rows = self.stage_table(
+                conn, sources, plan, settings, budget=budget, progress=progress, client=client
+            )
             results.append(StageResult(table.name, len(sources.objects), sources.size, rows))
         budget.record(conn, run_id)
         return results
+
+    def stage_table(
+        self,
+        conn: sa.Connection,
+        sources: TableSources,
+        plan: Plan,
+        settings: Settings,
+        *,
+        budget: ErrorBudget,
+        progress: Progress,
+        client: S3Client | None,
+    ) -> int:
+        """Stage the objects of one table (the Python path); return how many rows."""
+        return self.stage_python(
+            conn,
+            sources.table,
+            builder_for(sources.table, plan),
+            sources.objects,
+            budget=budget,
+            progress=progress,
+            client=client,
+        )
+
+    def stage_python(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        builder: RowBuilder,
+        objects: Iterable[SourceObject],
+        *,
+        budget: ErrorBudget,
+        progress: Progress,
+        client: S3Client | None,
+        names: Mapping[str, str] | None = None,
+    ) -> int:
+        """Parse ``objects`` in Python (COPY's semantics) and write their rows to the sink.
+
+        Bad records go to ``budget`` in the objects' order. ``names``: the name
+        an error gives an object read from a local copy (its ``s3://`` URI).
+        """
+        rows = 0
+        with self.sink(conn, table) as write:
+            for obj, blocks in stream_sources(objects, client=client):
+                name = names.get(obj.uri, obj.uri) if names else obj.uri
+                for row in builder.rows(blocks, name):
+                    if isinstance(row, BadRecordError):
+                        budget.add(table.name, row)
+                    else:
+                        write(row)
+                        rows += 1
+                progress.advance(1, obj.size)
+        return rows
+
+
+def builder_for(table: sa.Table, plan: Plan) -> RowBuilder:
+    """The row builder of a staging table (events through the plan's JSONPaths)."""
+    return event_builder(plan.jsonpaths) if table is staging_events else song_builder()
