@@ -53,10 +53,18 @@ from sparkify.staging.native import (
 )
 from sparkify.staging.pg_copy import NULL_FIELD, SIGNATURE, TRAILER, copy_in
 
-#: Tuples fetched from DuckDB and joined into one ``write`` (about 0.6 MB of events).
-BATCH_ROWS = 2048
+#: Tuples fetched from DuckDB and joined into one ``write`` (about 0.3 MB of events).
+BATCH_ROWS = 1024
 #: Files read by one DuckDB query, up to about this many bytes (see :func:`groups`).
 GROUP_BYTES = 64 * 1024 * 1024
+#: Log files under this many bytes in all stay with the Python path: DuckDB's fixed
+#: costs and the native screen outweigh its speed on a small batch (a day of the
+#: 1M-event month, 37k events: 0.34 s staged natively against 0.15 s in Python).
+MIN_BATCH_BYTES = 256 * 1024 * 1024
+#: A log file over this many bytes stays with the Python path: the native screen
+#: reads a file whole (``read_text``), and the 59-80 MB files of a 5M-event month
+#: ran DuckDB out of its memory cap, each after a wasted attempt.
+MAX_FILE_BYTES = 32 * 1024 * 1024
 #: DuckDB's threads at most: past them the one server process ingesting the COPY is
 #: the bottleneck (1.1-1.4 s of its CPU for 1M events against 1.9 s of DuckDB's, split
 #: between its threads).
@@ -64,7 +72,7 @@ MAX_THREADS = 4
 #: DuckDB's memory cap per thread: its JSON reader holds up to two 32 MiB buffers a thread.
 MEMORY_PER_THREAD_MB = 128
 #: What a streaming query result holds ahead of the fetches (DuckDB's default: 10 MB).
-STREAMING_BUFFER = "1MB"
+STREAMING_BUFFER = "512KB"
 
 #: The DuckDB type whose bits are a column's binary form, and its width in bytes.
 _BINARY_FORMS = (
@@ -177,7 +185,7 @@ def reader(thread_count: int | None = None) -> Iterator[duckdb.DuckDBPyConnectio
     goes to the Python path. It installs and loads no extension (JSON is built
     in). A streaming result holds :data:`STREAMING_BUFFER` ahead of the fetches,
     and a fetch :data:`BATCH_ROWS` tuples: with DuckDB's defaults (10 MB, and
-    8,192 tuples) a 5M-event load peaked 14 MB higher.
+    8,192 tuples) reading the files of a 5M-event month peaked 16 MB higher.
     """
     count = thread_count or threads()
     duck = duckdb.connect(
@@ -197,8 +205,18 @@ def reader(thread_count: int | None = None) -> Iterator[duckdb.DuckDBPyConnectio
 
 
 def natively_readable(obj: SourceObject) -> bool:
-    """Whether DuckDB may read ``obj``: a local file as listed, its path no glob pattern."""
-    return not is_s3(obj.uri) and readable(obj.uri) and unchanged(obj)
+    """Whether DuckDB may read ``obj``: a local file as listed, its path no glob pattern,
+    no bigger than :data:`MAX_FILE_BYTES`."""
+    return _may_read(obj) and readable(obj.uri) and unchanged(obj)
+
+
+def _may_read(obj: SourceObject) -> bool:
+    return not is_s3(obj.uri) and obj.size <= MAX_FILE_BYTES
+
+
+def pays(objects: Iterable[SourceObject], min_batch_bytes: int = MIN_BATCH_BYTES) -> bool:
+    """Whether the objects DuckDB may read add up to ``min_batch_bytes``."""
+    return sum(obj.size for obj in objects if _may_read(obj)) >= min_batch_bytes
 
 
 def groups(
@@ -229,17 +247,22 @@ def copy_events(
     objects: Iterable[SourceObject],
     jsonpaths: Sequence[JsonPath],
     progress: Progress,
+    *,
+    min_batch_bytes: int = MIN_BATCH_BYTES,
 ) -> tuple[int, list[SourceObject]]:
     """Stage what DuckDB can of ``objects`` into ``table``; the rows, and the objects left.
 
-    The objects left (S3, changed since listed, or refused by the native rules:
-    :func:`copy_run`) keep their listing order, so the Python path meets their
-    bad records in the order it would have. A JSONPaths file the native rules
-    cannot map leaves every object.
+    The objects left (S3, big, changed since listed, or refused by the native
+    rules: :func:`copy_run`) keep their listing order, so the Python path meets
+    their bad records in the order it would have. A batch under ``min_batch_bytes``
+    (:func:`pays`), or a JSONPaths file the native rules cannot map, leaves
+    every object.
     """
     try:
         rules = event_rules(jsonpaths)
     except NotNative:
+        return 0, list(objects)
+    if not pays(objects, min_batch_bytes):
         return 0, list(objects)
     rows = 0
     left: list[SourceObject] = []

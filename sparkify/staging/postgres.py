@@ -67,7 +67,16 @@ LOAD_SETTINGS: tuple[tuple[str, str | int], ...] = (
 
 
 class PostgresStager(EmulatedStager):
-    """Stages into PostgreSQL with psycopg's binary COPY, in the load's transaction."""
+    """Stages into PostgreSQL with psycopg's binary COPY, in the load's transaction.
+
+    Args:
+        native_min_bytes: the log files DuckDB may read must add up to this many
+            bytes for it to stage them (default
+            :data:`~sparkify.staging.pg_native.MIN_BATCH_BYTES`; 0: any batch).
+    """
+
+    def __init__(self, *, native_min_bytes: int | None = None) -> None:
+        self.native_min_bytes = native_min_bytes
 
     def prepare(self, conn: sa.Connection) -> None:
         """Tune the load transaction for bulk SQL.
@@ -250,9 +259,12 @@ class PostgresStager(EmulatedStager):
         objects: Iterable[SourceObject] = sources.objects
         rows = 0
         if sources.table is staging_events and takes_utf8(conn):
-            from sparkify.staging.pg_native import copy_events
+            from sparkify.staging.pg_native import MIN_BATCH_BYTES, copy_events
 
-            rows, objects = copy_events(conn, sources.table, objects, plan.jsonpaths, progress)
+            least = MIN_BATCH_BYTES if self.native_min_bytes is None else self.native_min_bytes
+            rows, objects = copy_events(
+                conn, sources.table, objects, plan.jsonpaths, progress, min_batch_bytes=least
+            )
             if not objects:
                 return rows
         builder = builder_for(sources.table, plan)

@@ -20,21 +20,26 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 
+from sparkify.config import load_settings
 from sparkify.errors import BadRecordError
 from sparkify.models import EVENT_KEYS, staging_events, staging_songs
-from sparkify.sources import SourceObject, list_sources, parse_path
-from sparkify.staging.base import NoProgress
+from sparkify.sources import Plan, SourceObject, TableSources, list_sources, parse_path
+from sparkify.staging.base import ErrorBudget, NoProgress
 from sparkify.staging.pg_copy import SIGNATURE, TRAILER, copy_in
 from sparkify.staging.pg_native import (
     BATCH_ROWS,
+    MAX_FILE_BYTES,
+    MIN_BATCH_BYTES,
     copy_events,
     groups,
     natively_readable,
+    pays,
     write_tuples,
 )
 from sparkify.staging.postgres import PostgresStager
 from sparkify.staging.rows import event_builder
 from tests import contract_fixtures as fx
+from tests.integration.test_bad_input import ALL_KINDS, BadKind
 from tests.warehouse import make_engine, rows
 
 pytestmark = pytest.mark.integration
@@ -161,12 +166,21 @@ def python_rows(paths: Sequence[Path]) -> list[tuple[Any, ...]]:
     return sorted(found, key=lambda r: [(v is not None, v) for v in r])
 
 
-def stage_natively(engine: sa.Engine, folder: Path) -> tuple[int, list[str], list[tuple[Any, ...]]]:
-    """``copy_events`` over a folder's files: rows staged, files left, the table's rows."""
+def stage_natively_at(
+    engine: sa.Engine, folder: Path, min_batch_bytes: int = 0
+) -> tuple[int, list[str], list[tuple[Any, ...]]]:
+    """``copy_events`` over a folder's files: rows staged, files left, the table's rows.
+
+    By default every batch is worth DuckDB's while, however small.
+    """
     objects = list(list_sources(str(folder)))
-    with engine.connect() as conn, conn.begin():
-        staged, left = copy_events(conn, staging_events, objects, PATHS, NoProgress())
-        return staged, [Path(o.uri).name for o in left], rows(conn, staging_events)
+    with engine.connect() as conn, conn.begin() as transaction:
+        staged, left = copy_events(
+            conn, staging_events, objects, PATHS, NoProgress(), min_batch_bytes=min_batch_bytes
+        )
+        found = rows(conn, staging_events)
+        transaction.rollback()
+    return staged, [Path(o.uri).name for o in left], found
 
 
 @pytest.mark.parametrize(
@@ -183,7 +197,7 @@ def test_a_bad_record_after_thousands_of_rows_sends_its_file_to_python_and_stage
     """The rows of the bad file sent before its bad record (a batch or more) are rolled back."""
     clean = write_events(tmp_path / "2018-11-01-events.json", 3000)
     write_events(tmp_path / "2018-11-02-events.json", 3 * BATCH_ROWS, last)
-    staged, left, found = stage_natively(warehouse, tmp_path)
+    staged, left, found = stage_natively_at(warehouse, tmp_path)
     assert (staged, left) == (3000, ["2018-11-02-events.json"])
     assert found == python_rows([clean])
 
@@ -192,9 +206,59 @@ def test_clean_files_are_staged_by_duckdb_with_the_rows_the_python_path_makes(
     warehouse: sa.Engine, tmp_path: Path
 ) -> None:
     paths = [write_events(tmp_path / f"2018-11-0{day}-events.json", 500 * day) for day in (1, 2)]
-    staged, left, found = stage_natively(warehouse, tmp_path)
+    staged, left, found = stage_natively_at(warehouse, tmp_path)
     assert (staged, left) == (1500, [])
     assert found == python_rows(paths)
+
+
+def stage_events(
+    engine: sa.Engine, stager: PostgresStager, folder: Path
+) -> tuple[list[tuple[Any, ...]], list[tuple[str, int, str, str | None, str]]]:
+    """``stager`` stages a folder's log files: the table's rows, and the bad records kept."""
+    plan = Plan(
+        events=TableSources(staging_events, str(folder), list_sources(str(folder))),
+        songs=TableSources(staging_songs, str(folder), []),
+        jsonpath_uri="",
+        jsonpaths=tuple(PATHS),
+    )
+    budget = ErrorBudget(max_errors=100)
+    settings = load_settings(environ={}, database_url=engine.url)
+    with engine.connect() as conn, conn.begin() as transaction:
+        stager.stage_table(
+            conn, plan.events, plan, settings, budget=budget, progress=NoProgress(), client=None
+        )
+        found = rows(conn, staging_events)
+        transaction.rollback()
+    errors = [(Path(e.source).name, e.line, e.reason, e.column, e.raw) for _, e in budget.errors]
+    return found, errors
+
+
+@pytest.mark.parametrize(
+    "kind", [k for k in ALL_KINDS if k.table == "staging_events"], ids=lambda kind: kind.name
+)
+def test_with_a_bad_record_of_any_kind_duckdb_and_python_stage_the_same_rows_and_errors(
+    warehouse: sa.Engine, tmp_path: Path, kind: BadKind
+) -> None:
+    """The file holding it goes to the Python path, whole: same rows, same errors."""
+    write_events(tmp_path / "2018-11-01-events.json", 2 * BATCH_ROWS)
+    write_events(tmp_path / "2018-11-02-events.json", 2 * BATCH_ROWS, kind.line)
+    write_events(tmp_path / "2018-11-03-events.json", 10)
+    natively = stage_events(warehouse, PostgresStager(native_min_bytes=0), tmp_path)
+    in_python = stage_events(warehouse, PostgresStager(native_min_bytes=2**62), tmp_path)
+    assert natively == in_python
+    assert [error[:2] for error in natively[1]] == [("2018-11-02-events.json", 2 * BATCH_ROWS + 1)]
+
+
+def test_a_small_batch_big_files_and_s3_objects_stay_with_the_python_path(
+    warehouse: sa.Engine, tmp_path: Path
+) -> None:
+    write_events(tmp_path / "2018-11-01-events.json", 100)
+    staged, left, found = stage_natively_at(warehouse, tmp_path, MIN_BATCH_BYTES)
+    assert (staged, left, found) == (0, ["2018-11-01-events.json"], [])
+    days = range(MIN_BATCH_BYTES // MAX_FILE_BYTES)
+    assert pays([SourceObject(f"/logs/{day}.json", MAX_FILE_BYTES, "") for day in days])
+    assert not pays([SourceObject(f"s3://logs/{day}.json", MAX_FILE_BYTES, "") for day in days])
+    assert not pays([SourceObject("/logs/big.json", MAX_FILE_BYTES + 1, "")], 1)
 
 
 def test_runs_keep_the_listing_order_and_group_files_up_to_the_size_given() -> None:
