@@ -15,6 +15,9 @@ is the embedded DuckDB file ``sparkify.duckdb``. The password may come from
 line or an error. With ``AUTH = iam`` (or ``SPARKIFY_DB_AUTH=iam``) Redshift needs
 no password at all: :mod:`sparkify.db` fetches temporary credentials from AWS for
 each connection (see :class:`IamAuth`).
+
+``SPARKIFY_DUCKDB_STAGING`` (environment only: ``native``, the default, or
+``python``) chooses how DuckDB stages the log files (``Settings.duckdb_staging``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
 
@@ -89,6 +93,10 @@ class IamAuth:
     duration_seconds: int = IAM_CREDENTIALS_SECONDS
 
 
+#: How DuckDB stages the log files (``Settings.duckdb_staging``).
+DuckDBStaging = Literal["native", "python"]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a sparkify command needs, resolved and validated.
@@ -106,6 +114,10 @@ class Settings:
         iam_auth: with ``AUTH = iam``, where temporary credentials come from
             (``database_url`` then holds no password); ``None``: the URL's password.
         config_file: the ``dwh.cfg`` that was read, if any.
+        duckdb_staging: how DuckDB stages the log files: ``native`` (DuckDB's own
+            JSON reader, COPY's rules in SQL; a file it cannot stage exactly is
+            read by the Python path) or ``python`` (every file by the Python
+            path, the reference). ``SPARKIFY_DUCKDB_STAGING``; other backends ignore it.
     """
 
     database_url: sa.URL
@@ -118,6 +130,7 @@ class Settings:
     manifest_prefix: str | None = None
     iam_auth: IamAuth | None = None
     config_file: Path | None = field(default=None, compare=False)
+    duckdb_staging: DuckDBStaging = "native"
 
     @property
     def backend(self) -> str:
@@ -201,8 +214,18 @@ def load_settings(
         schema=schema or env.get("SPARKIFY_SCHEMA") or None,
         manifest_prefix=_manifest_prefix(env, cfg),
         config_file=path,
+        duckdb_staging=_duckdb_staging(env),
         **sources,
     )
+
+
+def _duckdb_staging(env: Mapping[str, str]) -> DuckDBStaging:
+    value = (env.get("SPARKIFY_DUCKDB_STAGING") or "native").strip().lower()
+    if value == "native":
+        return "native"
+    if value == "python":
+        return "python"
+    raise ConfigError(f"must be native or python, not {value!r}", key="SPARKIFY_DUCKDB_STAGING")
 
 
 def validate_source(value: str, where: str, *, file: str | None = None) -> str:

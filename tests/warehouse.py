@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,27 @@ def schema_name(engine: sa.Engine) -> str | None:
     return name
 
 
+#: The backends a load test runs on: DuckDB twice, staging its log files natively
+#: (DuckDB's own JSON reader, the default) and through the Python path (the reference).
+LOAD_BACKENDS = ["postgresql", "duckdb", "duckdb-python"]
+
+
+def staged_by(settings: Settings, backend: str) -> Settings:
+    """``settings`` for one of :data:`LOAD_BACKENDS` (``duckdb-python``: the Python path)."""
+    return replace(settings, duckdb_staging="python") if backend == "duckdb-python" else settings
+
+
+def staging_env(backend: str) -> dict[str, str]:
+    """The environment that makes the CLI stage as ``backend`` of :data:`LOAD_BACKENDS` does."""
+    return {"SPARKIFY_DUCKDB_STAGING": "python" if backend == "duckdb-python" else "native"}
+
+
 def make_engine(backend: str, pg_url: sa.URL, tmp: Path, *, build: bool = False) -> sa.Engine:
-    """A new, empty warehouse: a DuckDB file in ``tmp`` or a PostgreSQL schema of its own."""
-    if backend == "duckdb":
+    """A new, empty warehouse: a DuckDB file in ``tmp`` or a PostgreSQL schema of its own.
+
+    ``backend`` is ``postgresql`` or ``duckdb`` (or ``duckdb-python``: the same file).
+    """
+    if backend.startswith("duckdb"):
         engine = engine_for_url(f"duckdb:///{tmp / f'{uuid.uuid4().hex}.duckdb'}")
     else:
         name = f"wh_{uuid.uuid4().hex[:10]}"

@@ -30,7 +30,13 @@ from sparkify.sources.listing import (
     unchanged,
 )
 from sparkify.sources.plan import Plan, TableSources, chunks, plan_sources
-from sparkify.sources.reading import STREAM_BLOCK, read_one, read_sources, stream_sources
+from sparkify.sources.reading import (
+    STREAM_BLOCK,
+    copy_to_file,
+    read_one,
+    read_sources,
+    stream_sources,
+)
 from sparkify.sources.s3 import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_POOL_SIZE,
@@ -54,6 +60,7 @@ __all__ = [
     "TableSources",
     "bucket_region",
     "chunks",
+    "copy_to_file",
     "getters",
     "is_s3",
     "iter_sources",

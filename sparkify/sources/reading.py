@@ -1,5 +1,6 @@
 """Read source objects: one whole (:func:`read_one`), many with GETs in flight
-(:func:`read_sources`), or streamed in blocks (:func:`stream_sources`).
+(:func:`read_sources`), streamed in blocks (:func:`stream_sources`), or copied
+to a local file (:func:`copy_to_file`).
 
 Every failure (no such bucket, object or file, access denied, an object that
 changed since it was listed) raises :class:`~sparkify.errors.SourceError` naming
@@ -34,7 +35,7 @@ from sparkify.sources.s3 import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["STREAM_BLOCK", "read_one", "read_sources", "stream_sources"]
+__all__ = ["STREAM_BLOCK", "copy_to_file", "read_one", "read_sources", "stream_sources"]
 
 
 def read_one(uri: str, *, client: S3Client | None = None) -> bytes:
@@ -198,6 +199,24 @@ def stream_sources(
             if is_s3(obj.uri) and client is None:
                 client = s3_client()
             yield obj, _blocks(obj, client, block_size)
+
+
+def copy_to_file(
+    obj: SourceObject, path: str, *, client: S3Client | None = None, block_size: int = STREAM_BLOCK
+) -> None:
+    """Write the content of ``obj`` (an S3 object or a local file) to the file ``path``.
+
+    Streamed in blocks: memory stays flat whatever the object's size. The
+    object is read as :func:`stream_sources` reads it (a changed ETag is an error).
+
+    Raises:
+        SourceError: naming ``obj``, when it cannot be read.
+    """
+    if is_s3(obj.uri) and client is None:
+        client = s3_client()
+    with open(path, "wb") as out:
+        for block in _blocks(obj, client, block_size):
+            out.write(block)
 
 
 def _blocks(obj: SourceObject, client: S3Client | None, block_size: int) -> Iterator[bytes]:

@@ -66,6 +66,7 @@ from duckdb import sqltypes as types
 
 from sparkify.models import staging_events, staging_songs
 from sparkify.sources import JsonPath
+from sparkify.staging.records import MAX_DEPTH
 from sparkify.staging.rows import REQUIRED_SONG_KEYS, TS_BOUND, Bound, int_range
 
 #: The column of :func:`checked` naming each row's file, and the one saying why a row
@@ -81,8 +82,14 @@ NUMBER_TEXT = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The reader's column of file names (no source key may take it).
 _FILE = "sparkify_file_"
-#: DuckDB's errors about the input (never a bug of ours: a binder error propagates).
-INPUT_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException)
+#: DuckDB's errors about the input. A UnicodeDecodeError is one too: DuckDB quotes the
+#: bad line in its message, cut at a byte count, and Python cannot decode the message.
+INPUT_ERRORS = (
+    duckdb.InvalidInputException,
+    duckdb.IOException,
+    duckdb.ConversionException,
+    UnicodeDecodeError,
+)
 #: Characters a path may not hold: DuckDB would read it as a glob pattern.
 _GLOB = frozenset("*?[{")
 
@@ -356,9 +363,13 @@ def checked(
 def staged(
     duck: duckdb.DuckDBPyConnection, paths: Sequence[str], rules: TableRules
 ) -> duckdb.DuckDBPyRelation:
-    """The rows of ``paths`` in the table's columns (for files :func:`triage_files` accepted)."""
+    """The rows of ``paths`` in the table's columns, for files :func:`triage_files` accepted.
+
+    Every reason of those files is ``NULL``, so none is computed here (DuckDB
+    drops the unused expressions): a row that would not load is not filtered out.
+    """
     rel = checked(duck, paths, rules)
-    return rel.filter(_col(REASON).isnull()).select(*(_col(c.name) for c in rules.table.columns))
+    return rel.select(*(_col(c.name) for c in rules.table.columns))
 
 
 # -- which files the native path stages ---------------------------------------------------
@@ -388,37 +399,54 @@ SCREEN_LITERALS = (
 _BOM = b"\xef\xbb\xbf"
 
 
-def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> dict[str, str]:
-    """The files whose raw text holds what DuckDB's parser and orjson read differently.
+@dataclass(frozen=True)
+class Screen:
+    """What :func:`screen` found: ``odd`` files (path and reason) and, for the others,
+    how many ``[`` and ``{`` each holds (``brackets``)."""
 
-    Returns each such path with the reason; a file DuckDB cannot read as UTF-8
-    text is one of them. Each file is read whole (``read_text``), once.
+    odd: dict[str, str]
+    brackets: dict[str, int]
+
+
+def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> Screen:
+    """Read the raw text of ``paths`` for what DuckDB's parser and orjson read differently.
+
+    A file DuckDB cannot read as UTF-8 text is odd too. Each file is read whole
+    (``read_text``), once. The bracket counts bound the nesting of the records
+    (see :func:`triage_files`): DuckDB's parser reads any depth, orjson
+    :data:`~sparkify.staging.records.MAX_DEPTH` levels.
     """
-    found: dict[str, str] = {}
+    odd: dict[str, str] = {}
     for path in paths:
         try:
             with open(path, "rb") as file:
                 if file.read(len(_BOM)) == _BOM:  # DuckDB's readers skip it; orjson refuses it
-                    found[path] = "a byte order mark"
+                    odd[path] = "a byte order mark"
         except OSError as exc:
-            found[path] = f"cannot read it: {exc.strerror or exc}"
-    rest = [p for p in paths if p not in found]
-    checks = [(why, Fn("contains", _col("content"), _k(text))) for why, text in SCREEN_LITERALS]
+            odd[path] = f"cannot read it: {exc.strerror or exc}"
+    content = _col("content")
+    checks = [(why, Fn("contains", content, _k(text))) for why, text in SCREEN_LITERALS]
     checks += [
-        (why, Fn("regexp_matches", _col("content"), _k(pattern)))
-        for why, pattern in SCREEN_PATTERNS
+        (why, Fn("regexp_matches", content, _k(pattern))) for why, pattern in SCREEN_PATTERNS
     ]
     reason = CaseExpression(checks[0][1], _k(checks[0][0]))
     for why, check in checks[1:]:
         reason = reason.when(check, _k(why))
+    unbracketed = Fn("replace", Fn("replace", content, _k("["), _k("")), _k("{"), _k(""))
+    brackets = Fn("strlen", content) - Fn("strlen", unbracketed)
 
     def build(batch: Sequence[str]) -> duckdb.DuckDBPyRelation:
-        return duck.table_function("read_text", [list(batch)]).select(_col("filename"), reason)
+        return duck.table_function("read_text", [list(batch)]).select(
+            _col("filename"), reason, brackets
+        )
 
-    for path, why in _per_file(rest, build, found):
+    counts: dict[str, int] = {}
+    for path, why, count in _per_file([p for p in paths if p not in odd], build, odd):
         if why is not None:
-            found[path] = why
-    return found
+            odd[path] = why
+        else:
+            counts[path] = count
+    return Screen(odd, counts)
 
 
 def _per_file(
@@ -466,7 +494,8 @@ def triage_files(
     every row loads (reason ``NULL``). ``rows``: how many rows the native files hold.
     """
     python = {p: "a path DuckDB would read as a glob pattern" for p in paths if not readable(p)}
-    python.update(screen(duck, [p for p in paths if p not in python]))
+    screened = screen(duck, [p for p in paths if p not in python])
+    python.update(screened.odd)
     candidates = [p for p in paths if p not in python]
 
     def build(batch: Sequence[str]) -> duckdb.DuckDBPyRelation:
@@ -480,6 +509,10 @@ def triage_files(
     for path, count, why in _per_file(candidates, build, failed):
         if why is not None:
             python[path] = why
+        elif screened.brackets[path] >= count + MAX_DEPTH:
+            # A record nested deeper than MAX_DEPTH holds that many brackets, every
+            # other record at least its own "{": fewer in all, and none is too deep.
+            python[path] = f"records that may be nested deeper than {MAX_DEPTH} levels"
         else:
             total += count
     python.update(failed)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from sparkify import load, models, schema
 from sparkify.cli import main
@@ -40,10 +40,11 @@ from tests.sourcedata import (
     write_log_file,
     write_song_files,
 )
+from tests.warehouse import LOAD_BACKENDS, staging_env
 
 pytestmark = pytest.mark.integration
 
-BACKENDS = ["postgresql", "duckdb"]
+BACKENDS = LOAD_BACKENDS
 #: Every table but load_errors (checked on its own): staging, star, and any other
 #: bookkeeping table a run writes in its transaction.
 SNAPSHOT_TABLES = [t for t in models.metadata.sorted_tables if t.name != "load_errors"]
@@ -311,7 +312,7 @@ class Warehouse:
 
     def settings(self, data: Dataset, **sources: str) -> Settings:
         return load_settings(
-            environ={},
+            environ=staging_env(self.backend),
             database_url=self.url,
             schema=self.schema,
             song_data=sources.get("song_data", str(data.song_data)),
@@ -334,6 +335,10 @@ class Warehouse:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(table).order_by(table.c.source, table.c.line)).all()
         return [dict(row._mapping) for row in rows]
+
+    def invoke(self, args: list[str]) -> Result:
+        """The CLI run with ``args``, staging as this warehouse's backend does."""
+        return CliRunner(env=staging_env(self.backend)).invoke(main, args)
 
     def cli_args(self, data: Dataset) -> list[str]:
         args = [
@@ -409,7 +414,7 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
         shutil.copyfile(template, str(url.database))
         engine = engine_for_url(url)
         try:
-            yield Warehouse("duckdb", engine, url.render_as_string(hide_password=False), None)
+            yield Warehouse(request.param, engine, url.render_as_string(hide_password=False), None)
         finally:
             engine.dispose()
 
@@ -628,7 +633,7 @@ def test_the_cli_reports_a_bad_record_on_one_line_and_exits_1(
 ) -> None:
     path = dataset.add_bad(KINDS[1])
     warehouse.engine.dispose()
-    result = CliRunner().invoke(main, warehouse.cli_args(dataset))
+    result = warehouse.invoke(warehouse.cli_args(dataset))
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     assert error_lines(result.stderr) == [
@@ -644,7 +649,7 @@ def test_the_cli_with_max_errors_skips_bad_records_and_says_how_many(
     dataset.add_bad(KINDS[0], "one")
     dataset.add_bad(KINDS[2], "two")
     warehouse.engine.dispose()
-    result = CliRunner().invoke(main, [*warehouse.cli_args(dataset), "--max-errors", "5"])
+    result = warehouse.invoke([*warehouse.cli_args(dataset), "--max-errors", "5"])
     assert result.exit_code == 0, result.output
     rows = warehouse.load_errors()
     assert len(rows) == 2
@@ -659,7 +664,7 @@ def test_the_cli_over_max_errors_exits_1_on_one_line(
     dataset.add_bad(KINDS[0], "one")
     dataset.add_bad(KINDS[2], "two")
     warehouse.engine.dispose()
-    result = CliRunner().invoke(main, [*warehouse.cli_args(dataset), "--max-errors", "1"])
+    result = warehouse.invoke([*warehouse.cli_args(dataset), "--max-errors", "1"])
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     [line] = error_lines(result.stderr)
@@ -675,7 +680,7 @@ def test_the_cli_prints_a_bad_value_in_square_brackets_verbatim(
     # The message is user data: it must not be read as rich console markup.
     line = event_line(day3_event(value, 1)).encode()
     path = dataset.add_bad(BadKind("markup", "staging_events", line, "...", "user_id"))
-    result = CliRunner().invoke(main, warehouse.cli_args(dataset))
+    result = warehouse.invoke(warehouse.cli_args(dataset))
     assert result.exit_code == 1
     assert error_lines(result.stderr) == [
         f"error: bad record in {path}, line 2, column user_id: userId: '{value}' is not an integer"
@@ -685,8 +690,9 @@ def test_the_cli_prints_a_bad_value_in_square_brackets_verbatim(
 # -- an S3 source -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["duckdb", "duckdb-python"])
 def test_a_bad_record_in_an_s3_object_names_its_s3_uri_and_commits_nothing(
-    s3_bucket: str, duckdb_url: sa.URL, dataset: Dataset, tmp_path: Path
+    s3_bucket: str, duckdb_url: sa.URL, dataset: Dataset, tmp_path: Path, backend: str
 ) -> None:
     import boto3
 
@@ -696,7 +702,7 @@ def test_a_bad_record_in_an_s3_object_names_its_s3_uri_and_commits_nothing(
         client.upload_file(str(path), s3_bucket, path.relative_to(root).as_posix())
     engine = engine_for_url(duckdb_url)
     schema.upgrade(engine)
-    house = Warehouse("duckdb", engine, str(duckdb_url), None)
+    house = Warehouse(backend, engine, str(duckdb_url), None)
     s3_sources = {
         "song_data": f"s3://{s3_bucket}/song_data",
         "log_data": f"s3://{s3_bucket}/log_data",

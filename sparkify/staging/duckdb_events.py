@@ -1,0 +1,177 @@
+"""DuckDB stages the log files with its own JSON reader; the Python path stages the rest.
+
+:mod:`sparkify.staging.native` holds the rules (SQL over ``read_json``) and sorts
+files into those it stages exactly as the Python path would and the others.
+This module applies it to DuckDB's ``staging_events``, a batch of log files at a
+time (in listing order, up to :data:`BATCH_BYTES`):
+
+1. every file as a local path: a local file as it is, when it is still the file
+   that was listed; an ``s3://`` object copied to ``<database>.sparkify-tmp/``
+   (DuckDB's httpfs extension is not used: it would have to be downloaded);
+2. the triage, on a second connection to the same database: a statement that
+   fails on bad input there leaves the load's transaction alone (DuckDB aborts
+   the transaction of a failed statement);
+3. the native files' rows inserted in the load's transaction by one
+   ``INSERT ... SELECT`` over ``read_json``;
+4. the other files through the Python path, in listing order, so that errors,
+   ``load_errors`` rows and ``--max-errors`` counting are exactly the Python
+   path's (the native files hold no bad record).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from stat import S_ISREG
+from typing import TYPE_CHECKING, cast
+
+import duckdb
+import sqlalchemy as sa
+
+from sparkify.errors import SourceError
+from sparkify.models import staging_events
+from sparkify.sources import SourceObject, copy_to_file, is_s3
+from sparkify.staging import native
+from sparkify.staging.base import Progress
+from sparkify.staging.duckdb import scratch_file
+from sparkify.staging.sql_names import qualified_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+#: Log bytes per batch: what ``<database>.sparkify-tmp/`` holds at most in copies
+#: of ``s3://`` objects (local files are not copied; a batch is one ``INSERT``).
+BATCH_BYTES = 1 << 30
+
+#: Stages objects through the Python path: objects, and the names their errors
+#: give the local copies among them; returns the rows staged.
+PythonPath = Callable[[Sequence[SourceObject], Mapping[str, str]], int]
+
+
+def duck_connection(conn: sa.Connection) -> duckdb.DuckDBPyConnection:
+    """The DuckDB connection under a SQLAlchemy one (the same transaction)."""
+    # duckdb_engine's wrapper hands every attribute it lacks to the DuckDB connection.
+    return cast(duckdb.DuckDBPyConnection, conn.connection.driver_connection)
+
+
+def stage_events(
+    conn: sa.Connection,
+    objects: Iterable[SourceObject],
+    rules: native.TableRules,
+    python: PythonPath,
+    *,
+    progress: Progress,
+    client: S3Client | None,
+) -> int:
+    """Stage the log files natively where exact, the rest through ``python``; return the rows."""
+    main = duck_connection(conn)
+    side = main.duplicate()
+    try:
+        rows = 0
+        for batch in _batches(objects):
+            rows += _stage_batch(conn, main, side, batch, rules, python, progress, client)
+        return rows
+    finally:
+        side.close()
+
+
+def _batches(objects: Iterable[SourceObject]) -> Iterator[list[SourceObject]]:
+    batch: list[SourceObject] = []
+    size = 0
+    for obj in objects:
+        batch.append(obj)
+        size += obj.size
+        if size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _stage_batch(
+    conn: sa.Connection,
+    main: duckdb.DuckDBPyConnection,
+    side: duckdb.DuckDBPyConnection,
+    batch: list[SourceObject],
+    rules: native.TableRules,
+    python: PythonPath,
+    progress: Progress,
+    client: S3Client | None,
+) -> int:
+    with ExitStack() as stack:
+        local: dict[str, str] = {}  # URI -> local path, for the objects DuckDB may read
+        for obj in batch:
+            if is_s3(obj.uri):
+                path = stack.enter_context(_copy(conn, obj, client))
+                if path is not None:
+                    local[obj.uri] = path
+            elif _unchanged(obj):
+                local[obj.uri] = obj.uri
+        triage = native.triage_files(side, list(local.values()), rules)
+        log.debug(
+            "%d of %d log files staged natively; the Python path reads %s",
+            len(triage.native), len(batch), triage.python or "none",
+        )  # fmt: skip
+        accepted = set(triage.native)
+        done = [obj for obj in batch if local.get(obj.uri) in accepted]
+        if done:
+            _insert(conn, main, [local[obj.uri] for obj in done], rules)
+            for obj in done:
+                if not is_s3(obj.uri) and not _unchanged(obj):
+                    raise SourceError(obj.uri, "the file changed while it was staged")
+            progress.advance(len(done), sum(obj.size for obj in done))
+        rest, names = [], {}
+        for obj in batch:
+            path = local.get(obj.uri)
+            if path in accepted:
+                continue
+            if path is not None and path != obj.uri:  # a copy: read it, name the object
+                names[path] = obj.uri
+                obj = SourceObject(path, obj.size, "")
+            rest.append(obj)
+        return triage.rows + (python(rest, names) if rest else 0)
+
+
+def _unchanged(obj: SourceObject) -> bool:
+    """Whether the local file is still a regular file as it was listed (size and mtime)."""
+    try:
+        stat = os.stat(obj.uri)
+    except OSError:
+        return False
+    same = not obj.etag or obj.etag == f"{stat.st_size}-{stat.st_mtime_ns}"
+    return S_ISREG(stat.st_mode) and same
+
+
+@contextmanager
+def _copy(conn: sa.Connection, obj: SourceObject, client: S3Client | None) -> Iterator[str | None]:
+    """A local copy of an ``s3://`` object in the scratch folder; ``None`` if the object
+    cannot be read (the Python path then reads it and raises its error in turn)."""
+    with scratch_file(conn, "sparkify-events-", ".json") as path:
+        try:
+            copy_to_file(obj, path, client=client)
+        except SourceError:
+            yield None
+        else:
+            yield path
+
+
+def _insert(
+    conn: sa.Connection,
+    main: duckdb.DuckDBPyConnection,
+    paths: Sequence[str],
+    rules: native.TableRules,
+) -> None:
+    """Insert the rows of the native files, in the load's transaction."""
+    order = list(conn.execute(sa.select(sa.text("*")).select_from(staging_events).limit(0)).keys())
+    rows = native.staged(main, paths, rules)
+    try:
+        rows.select(*(duckdb.ColumnExpression(name) for name in order)).insert_into(
+            qualified_name(conn, staging_events)
+        )
+    except native.INPUT_ERRORS as exc:  # a file replaced since the triage read it
+        reason = "changed while it was staged: " + str(exc).splitlines()[0]
+        raise SourceError(paths[0], reason) from None
