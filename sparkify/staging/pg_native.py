@@ -60,14 +60,6 @@ from sparkify.staging.records import MAX_DEPTH
 BATCH_ROWS = 1024
 #: Files read by one DuckDB query, up to about this many bytes (see :func:`groups`).
 GROUP_BYTES = 64 * 1024 * 1024
-#: Log files under this many bytes in all stay with the Python path: DuckDB's fixed
-#: costs and the native screen outweigh its speed on a small batch (a day of the
-#: 1M-event month, 37k events: 0.34 s staged natively against 0.15 s in Python).
-MIN_BATCH_BYTES = 256 * 1024 * 1024
-#: A log file over this many bytes stays with the Python path: the native screen
-#: reads a file whole (``read_text``), and the 59-80 MB files of a 5M-event month
-#: ran DuckDB out of its memory cap, each after a wasted attempt.
-MAX_FILE_BYTES = 32 * 1024 * 1024
 #: DuckDB's threads at most: past them the one server process ingesting the COPY is
 #: the bottleneck (1.1-1.4 s of its CPU for 1M events against 1.9 s of DuckDB's, split
 #: between its threads).
@@ -238,19 +230,12 @@ def reader(thread_count: int | None = None) -> Iterator[duckdb.DuckDBPyConnectio
         duck.close()
 
 
-def natively_readable(obj: SourceObject) -> bool:
+def natively_readable(obj: SourceObject, max_file_bytes: int) -> bool:
     """Whether DuckDB may read ``obj``: a local file as listed, its path no glob pattern,
-    no bigger than :data:`MAX_FILE_BYTES`."""
-    return _may_read(obj) and readable(obj.uri) and unchanged(obj)
-
-
-def _may_read(obj: SourceObject) -> bool:
-    return not is_s3(obj.uri) and obj.size <= MAX_FILE_BYTES
-
-
-def pays(objects: Iterable[SourceObject], min_batch_bytes: int = MIN_BATCH_BYTES) -> bool:
-    """Whether the objects DuckDB may read add up to ``min_batch_bytes``."""
-    return sum(obj.size for obj in objects if _may_read(obj)) >= min_batch_bytes
+    no bigger than ``max_file_bytes``."""
+    return (
+        not is_s3(obj.uri) and obj.size <= max_file_bytes and readable(obj.uri) and unchanged(obj)
+    )
 
 
 def groups(
@@ -282,27 +267,25 @@ def copy_events(
     jsonpaths: Sequence[JsonPath],
     progress: Progress,
     *,
-    min_batch_bytes: int = MIN_BATCH_BYTES,
+    max_file_bytes: int,
 ) -> tuple[int, list[SourceObject]]:
     """Stage what DuckDB can of ``objects`` into ``table``; the rows, and the objects left.
 
     The objects left (S3, big, changed since listed, or refused by the native
     rules: :func:`copy_run`) keep their listing order, so the Python path meets
-    their bad records in the order it would have. A batch under ``min_batch_bytes``
-    (:func:`pays`), or a JSONPaths file the native rules cannot map, leaves
-    every object.
+    their bad records in the order it would have. Files over ``max_file_bytes``
+    stay with Python; a JSONPaths file the native rules cannot map leaves every
+    object.
     """
     try:
         rules = event_rules(jsonpaths)
     except NotNative:
         return 0, list(objects)
-    if not pays(objects, min_batch_bytes):
-        return 0, list(objects)
     rows = 0
     left: list[SourceObject] = []
     with reader() as duck:
         for run in groups(objects):
-            readable = [obj.uri for obj in run if natively_readable(obj)]
+            readable = [obj.uri for obj in run if natively_readable(obj, max_file_bytes)]
             staged_rows, python = copy_run(conn, duck, table, readable, rules)
             rows += staged_rows
             done = set(readable) - python

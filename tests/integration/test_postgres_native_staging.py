@@ -28,15 +28,17 @@ from sparkify.staging.base import ErrorBudget, NoProgress
 from sparkify.staging.pg_copy import SIGNATURE, TRAILER, copy_in
 from sparkify.staging.pg_native import (
     BATCH_ROWS,
-    MAX_FILE_BYTES,
-    MIN_BATCH_BYTES,
     copy_events,
     groups,
     natively_readable,
-    pays,
     write_tuples,
 )
-from sparkify.staging.postgres import PostgresStager
+from sparkify.staging.postgres import (
+    NATIVE_MAX_FILE_BYTES,
+    NATIVE_MIN_BYTES,
+    PostgresStager,
+    native_bytes,
+)
 from sparkify.staging.rows import event_builder
 from tests import contract_fixtures as fx
 from tests.integration.test_bad_input import ALL_KINDS, BadKind
@@ -166,17 +168,14 @@ def python_rows(paths: Sequence[Path]) -> list[tuple[Any, ...]]:
     return sorted(found, key=lambda r: [(v is not None, v) for v in r])
 
 
-def stage_natively_at(
-    engine: sa.Engine, folder: Path, min_batch_bytes: int = 0
+def stage_natively(
+    engine: sa.Engine, folder: Path, max_file_bytes: int = 2**30
 ) -> tuple[int, list[str], list[tuple[Any, ...]]]:
-    """``copy_events`` over a folder's files: rows staged, files left, the table's rows.
-
-    By default every batch is worth DuckDB's while, however small.
-    """
+    """``copy_events`` over a folder's files: rows staged, files left, the table's rows."""
     objects = list(list_sources(str(folder)))
     with engine.connect() as conn, conn.begin() as transaction:
         staged, left = copy_events(
-            conn, staging_events, objects, PATHS, NoProgress(), min_batch_bytes=min_batch_bytes
+            conn, staging_events, objects, PATHS, NoProgress(), max_file_bytes=max_file_bytes
         )
         found = rows(conn, staging_events)
         transaction.rollback()
@@ -197,7 +196,7 @@ def test_a_bad_record_after_thousands_of_rows_sends_its_file_to_python_and_stage
     """The rows of the bad file sent before its bad record (a batch or more) are rolled back."""
     clean = write_events(tmp_path / "2018-11-01-events.json", 3000)
     write_events(tmp_path / "2018-11-02-events.json", 3 * BATCH_ROWS, last)
-    staged, left, found = stage_natively_at(warehouse, tmp_path)
+    staged, left, found = stage_natively(warehouse, tmp_path)
     assert (staged, left) == (3000, ["2018-11-02-events.json"])
     assert found == python_rows([clean])
 
@@ -206,7 +205,7 @@ def test_clean_files_are_staged_by_duckdb_with_the_rows_the_python_path_makes(
     warehouse: sa.Engine, tmp_path: Path
 ) -> None:
     paths = [write_events(tmp_path / f"2018-11-0{day}-events.json", 500 * day) for day in (1, 2)]
-    staged, left, found = stage_natively_at(warehouse, tmp_path)
+    staged, left, found = stage_natively(warehouse, tmp_path)
     assert (staged, left) == (1500, [])
     assert found == python_rows(paths)
 
@@ -249,16 +248,25 @@ def test_with_a_bad_record_of_any_kind_duckdb_and_python_stage_the_same_rows_and
     assert [error[:2] for error in natively[1]] == [("2018-11-02-events.json", 2 * BATCH_ROWS + 1)]
 
 
-def test_a_small_batch_big_files_and_s3_objects_stay_with_the_python_path(
+def test_a_small_batch_stays_with_the_python_path(warehouse: sa.Engine, tmp_path: Path) -> None:
+    write_events(tmp_path / "2018-11-01-events.json", 100)
+    assert stage_events(warehouse, PostgresStager(), tmp_path)[0] == python_rows(
+        [tmp_path / "2018-11-01-events.json"]
+    )
+    days = range(NATIVE_MIN_BYTES // NATIVE_MAX_FILE_BYTES)
+    assert native_bytes([SourceObject(f"/logs/{d}.json", NATIVE_MAX_FILE_BYTES, "") for d in days])
+    assert not native_bytes([SourceObject("s3://logs/day.json", 100, "")])
+    assert not native_bytes([SourceObject("/logs/big.json", NATIVE_MAX_FILE_BYTES + 1, "")])
+
+
+def test_a_file_over_the_size_limit_stays_with_the_python_path(
     warehouse: sa.Engine, tmp_path: Path
 ) -> None:
-    write_events(tmp_path / "2018-11-01-events.json", 100)
-    staged, left, found = stage_natively_at(warehouse, tmp_path, MIN_BATCH_BYTES)
-    assert (staged, left, found) == (0, ["2018-11-01-events.json"], [])
-    days = range(MIN_BATCH_BYTES // MAX_FILE_BYTES)
-    assert pays([SourceObject(f"/logs/{day}.json", MAX_FILE_BYTES, "") for day in days])
-    assert not pays([SourceObject(f"s3://logs/{day}.json", MAX_FILE_BYTES, "") for day in days])
-    assert not pays([SourceObject("/logs/big.json", MAX_FILE_BYTES + 1, "")], 1)
+    small = write_events(tmp_path / "2018-11-01-events.json", 10)
+    big = write_events(tmp_path / "2018-11-02-events.json", 100)
+    staged, left, found = stage_natively(warehouse, tmp_path, max_file_bytes=small.stat().st_size)
+    assert (staged, left) == (10, [big.name])
+    assert found == python_rows([small])
 
 
 def test_runs_keep_the_listing_order_and_group_files_up_to_the_size_given() -> None:
@@ -276,7 +284,7 @@ def test_duckdb_reads_only_local_files_as_listed_whose_path_is_no_glob_pattern(
         path.write_text("{}\n")
     listed = {Path(o.uri).name: o for o in list_sources(str(tmp_path))}
     plain.write_text('{"changed": true}\n')
-    assert not natively_readable(listed["day.json"])  # changed since it was listed
-    assert not natively_readable(listed["day[1].json"])
-    assert not natively_readable(SourceObject("s3://bucket/log_data/day.json", 3, "etag"))
-    assert natively_readable(next(iter(list_sources(str(plain)))))
+    assert not natively_readable(listed["day.json"], 100)  # changed since it was listed
+    assert not natively_readable(listed["day[1].json"], 100)
+    assert not natively_readable(SourceObject("s3://bucket/log_data/day.json", 3, "etag"), 100)
+    assert natively_readable(next(iter(list_sources(str(plain)))), 100)
