@@ -27,7 +27,6 @@ DuckDB cannot read.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,10 +59,6 @@ from sparkify.staging.records import MAX_DEPTH
 BATCH_ROWS = 1024
 #: Files read by one DuckDB query, up to about this many bytes (see :func:`groups`).
 GROUP_BYTES = 64 * 1024 * 1024
-#: DuckDB's threads at most: past them the one server process ingesting the COPY is
-#: the bottleneck (1.1-1.4 s of its CPU for 1M events against 1.9 s of DuckDB's, split
-#: between its threads).
-MAX_THREADS = 4
 #: DuckDB's memory cap per thread: its JSON reader holds up to two 32 MiB buffers a thread.
 MEMORY_PER_THREAD_MB = 128
 #: What a streaming query result holds ahead of the fetches (DuckDB's default: 10 MB).
@@ -187,23 +182,8 @@ def _fetch(
 # -- staging --------------------------------------------------------------------------------
 
 
-def threads() -> int:
-    """DuckDB's threads: a core each but one, at most :data:`MAX_THREADS`.
-
-    The core left is the COPY's: the server process ingesting it, when
-    PostgreSQL runs here, and this process joining and sending the tuples. On
-    2 cores one thread staged 1M events as fast as two (2.3 s of the client's
-    CPU against 2.6 s; the server's 1.4 s either way) in 55 MB less memory.
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return min(MAX_THREADS, max(1, cores - 1))
-
-
 @contextmanager
-def reader(thread_count: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def reader(threads: int) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB for one load's reading, closed after.
 
     Its memory is capped (:data:`MEMORY_PER_THREAD_MB` a thread) and it never
@@ -213,11 +193,10 @@ def reader(thread_count: int | None = None) -> Iterator[duckdb.DuckDBPyConnectio
     and a fetch :data:`BATCH_ROWS` tuples: with DuckDB's defaults (10 MB, and
     8,192 tuples) reading the files of a 5M-event month peaked 16 MB higher.
     """
-    count = thread_count or threads()
     duck = duckdb.connect(
         config={
-            "threads": count,
-            "memory_limit": f"{MEMORY_PER_THREAD_MB * count}MB",
+            "threads": threads,
+            "memory_limit": f"{MEMORY_PER_THREAD_MB * threads}MB",
             "temp_directory": "",
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
@@ -267,6 +246,7 @@ def copy_events(
     jsonpaths: Sequence[JsonPath],
     progress: Progress,
     *,
+    threads: int,
     max_file_bytes: int,
 ) -> tuple[int, list[SourceObject]]:
     """Stage what DuckDB can of ``objects`` into ``table``; the rows, and the objects left.
@@ -275,7 +255,7 @@ def copy_events(
     rules: :func:`copy_run`) keep their listing order, so the Python path meets
     their bad records in the order it would have. Files over ``max_file_bytes``
     stay with Python; a JSONPaths file the native rules cannot map leaves every
-    object.
+    object. DuckDB runs ``threads`` threads.
     """
     try:
         rules = event_rules(jsonpaths)
@@ -283,7 +263,7 @@ def copy_events(
         return 0, list(objects)
     rows = 0
     left: list[SourceObject] = []
-    with reader() as duck:
+    with reader(threads) as duck:
         for run in groups(objects):
             readable = [obj.uri for obj in run if natively_readable(obj, max_file_bytes)]
             staged_rows, python = copy_run(conn, duck, table, readable, rules)

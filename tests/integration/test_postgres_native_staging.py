@@ -35,9 +35,11 @@ from sparkify.staging.pg_native import (
 )
 from sparkify.staging.postgres import (
     NATIVE_MAX_FILE_BYTES,
+    NATIVE_MAX_THREADS,
     NATIVE_MIN_BYTES,
     PostgresStager,
     native_bytes,
+    native_threads,
 )
 from sparkify.staging.rows import event_builder
 from tests import contract_fixtures as fx
@@ -175,8 +177,9 @@ def stage_natively(
     objects = list(list_sources(str(folder)))
     with engine.connect() as conn, conn.begin() as transaction:
         staged, left = copy_events(
-            conn, staging_events, objects, PATHS, NoProgress(), max_file_bytes=max_file_bytes
-        )
+            conn, staging_events, objects, PATHS, NoProgress(), threads=1,
+            max_file_bytes=max_file_bytes,
+        )  # fmt: skip
         found = rows(conn, staging_events)
         transaction.rollback()
     return staged, [Path(o.uri).name for o in left], found
@@ -210,10 +213,15 @@ def test_clean_files_are_staged_by_duckdb_with_the_rows_the_python_path_makes(
     assert found == python_rows(paths)
 
 
+#: A stager that lets DuckDB stage any batch, with one thread.
+ALWAYS_NATIVE = PostgresStager(native_min_bytes=0, native_min_threads=1)
+
+
 def stage_events(
-    engine: sa.Engine, stager: PostgresStager, folder: Path
+    engine: sa.Engine, folder: Path, staging: str, stager: PostgresStager = ALWAYS_NATIVE
 ) -> tuple[list[tuple[Any, ...]], list[tuple[str, int, str, str | None, str]]]:
-    """``stager`` stages a folder's log files: the table's rows, and the bad records kept."""
+    """``stager`` stages a folder's log files with ``SPARKIFY_DUCKDB_STAGING=staging``:
+    the table's rows, and the bad records kept."""
     plan = Plan(
         events=TableSources(staging_events, str(folder), list_sources(str(folder))),
         songs=TableSources(staging_songs, str(folder), []),
@@ -221,7 +229,8 @@ def stage_events(
         jsonpaths=tuple(PATHS),
     )
     budget = ErrorBudget(max_errors=100)
-    settings = load_settings(environ={}, database_url=engine.url)
+    environ = {"SPARKIFY_DUCKDB_STAGING": staging}
+    settings = load_settings(environ=environ, database_url=engine.url)
     with engine.connect() as conn, conn.begin() as transaction:
         stager.stage_table(
             conn, plan.events, plan, settings, budget=budget, progress=NoProgress(), client=None
@@ -242,21 +251,23 @@ def test_with_a_bad_record_of_any_kind_duckdb_and_python_stage_the_same_rows_and
     write_events(tmp_path / "2018-11-01-events.json", 2 * BATCH_ROWS)
     write_events(tmp_path / "2018-11-02-events.json", 2 * BATCH_ROWS, kind.line)
     write_events(tmp_path / "2018-11-03-events.json", 10)
-    natively = stage_events(warehouse, PostgresStager(native_min_bytes=0), tmp_path)
-    in_python = stage_events(warehouse, PostgresStager(native_min_bytes=2**62), tmp_path)
+    natively = stage_events(warehouse, tmp_path, "native")
+    in_python = stage_events(warehouse, tmp_path, "python")
     assert natively == in_python
     assert [error[:2] for error in natively[1]] == [("2018-11-02-events.json", 2 * BATCH_ROWS + 1)]
 
 
-def test_a_small_batch_stays_with_the_python_path(warehouse: sa.Engine, tmp_path: Path) -> None:
-    write_events(tmp_path / "2018-11-01-events.json", 100)
-    assert stage_events(warehouse, PostgresStager(), tmp_path)[0] == python_rows(
-        [tmp_path / "2018-11-01-events.json"]
-    )
+def test_duckdb_stages_only_batches_of_local_files_big_enough_with_threads_enough(
+    warehouse: sa.Engine, tmp_path: Path
+) -> None:
+    day = write_events(tmp_path / "2018-11-01-events.json", 100)
+    assert stage_events(warehouse, tmp_path, "native", PostgresStager())[0] == python_rows([day])
     days = range(NATIVE_MIN_BYTES // NATIVE_MAX_FILE_BYTES)
-    assert native_bytes([SourceObject(f"/logs/{d}.json", NATIVE_MAX_FILE_BYTES, "") for d in days])
-    assert not native_bytes([SourceObject("s3://logs/day.json", 100, "")])
-    assert not native_bytes([SourceObject("/logs/big.json", NATIVE_MAX_FILE_BYTES + 1, "")])
+    local = [SourceObject(f"/logs/{d}.json", NATIVE_MAX_FILE_BYTES, "") for d in days]
+    assert native_bytes(local) == NATIVE_MIN_BYTES
+    assert native_bytes([SourceObject("s3://logs/day.json", 100, "")]) == 0
+    assert native_bytes([SourceObject("/logs/big.json", NATIVE_MAX_FILE_BYTES + 1, "")]) == 0
+    assert 1 <= native_threads() <= NATIVE_MAX_THREADS
 
 
 def test_a_file_over_the_size_limit_stays_with_the_python_path(
