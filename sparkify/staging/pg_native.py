@@ -37,7 +37,7 @@ import duckdb
 import sqlalchemy as sa
 from duckdb import CaseExpression, ColumnExpression, ConstantExpression, FunctionExpression
 
-from sparkify.sources import JsonPath, SourceObject, is_s3, unchanged
+from sparkify.sources import JsonPath, SourceObject, is_s3, runs, unchanged
 from sparkify.staging.base import Progress
 from sparkify.staging.native import (
     INPUT_ERRORS,
@@ -57,7 +57,7 @@ from sparkify.staging.records import MAX_DEPTH
 
 #: Tuples fetched from DuckDB and joined into one ``write`` (about 0.3 MB of events).
 BATCH_ROWS = 1024
-#: Files read by one DuckDB query, up to about this many bytes (see :func:`groups`).
+#: Files read by one DuckDB query, up to about this many bytes.
 GROUP_BYTES = 64 * 1024 * 1024
 #: DuckDB's memory cap per thread: its JSON reader holds up to two 32 MiB buffers a thread.
 MEMORY_PER_THREAD_MB = 128
@@ -217,28 +217,6 @@ def natively_readable(obj: SourceObject, max_file_bytes: int) -> bool:
     )
 
 
-def groups(
-    objects: Iterable[SourceObject], group_bytes: int = GROUP_BYTES
-) -> Iterator[list[SourceObject]]:
-    """``objects`` in order, in runs of about ``group_bytes`` (at least one object each).
-
-    One query over several files keeps every thread busy (DuckDB's threads
-    share out the files, and a file under the reader's 32 MiB buffer is one
-    thread's); a query per run lets progress move and limits what one failed
-    query sends back to Python.
-    """
-    run: list[SourceObject] = []
-    size = 0
-    for obj in objects:
-        run.append(obj)
-        size += obj.size
-        if size >= group_bytes:
-            yield run
-            run, size = [], 0
-    if run:
-        yield run
-
-
 def copy_events(
     conn: sa.Connection,
     table: sa.Table,
@@ -264,7 +242,10 @@ def copy_events(
     rows = 0
     left: list[SourceObject] = []
     with reader(threads) as duck:
-        for run in groups(objects):
+        # One query over several files keeps every thread busy (DuckDB's threads share
+        # out the files); a query per run lets progress move, and limits what one
+        # failed query sends back to Python.
+        for run in runs(objects, GROUP_BYTES):
             readable = [obj.uri for obj in run if natively_readable(obj, max_file_bytes)]
             staged_rows, python = copy_run(conn, duck, table, readable, rules)
             rows += staged_rows

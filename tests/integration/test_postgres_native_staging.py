@@ -23,13 +23,12 @@ from sqlalchemy.schema import CreateTable
 from sparkify.config import load_settings
 from sparkify.errors import BadRecordError
 from sparkify.models import EVENT_KEYS, staging_events, staging_songs
-from sparkify.sources import Plan, SourceObject, TableSources, list_sources, parse_path
+from sparkify.sources import Plan, SourceObject, TableSources, list_sources, parse_path, runs
 from sparkify.staging.base import ErrorBudget, NoProgress
 from sparkify.staging.pg_copy import SIGNATURE, TRAILER, copy_in
 from sparkify.staging.pg_native import (
     BATCH_ROWS,
     copy_events,
-    groups,
     natively_readable,
     write_tuples,
 )
@@ -282,7 +281,7 @@ def test_a_file_over_the_size_limit_stays_with_the_python_path(
 
 def test_runs_keep_the_listing_order_and_group_files_up_to_the_size_given() -> None:
     objects = [SourceObject(f"/data/{n}.json", size, "") for n, size in enumerate([5, 5, 9, 1, 1])]
-    assert [[o.uri[-6:] for o in run] for run in groups(objects, 10)] == [
+    assert [[o.uri[-6:] for o in run] for run in runs(objects, 10)] == [
         ["0.json", "1.json"], ["2.json", "3.json"], ["4.json"],
     ]  # fmt: skip
 
