@@ -1,189 +1,32 @@
-"""Summaries of the measured runs: medians, the issue's targets, markdown tables.
+"""The tables the harness prints and writes: loads, spreads, baseline, start-up, targets.
 
 Pure functions over plain data (no database, no processes), so the harness and
-its test share them.
+its test share them. The measurements are :mod:`benchmarks.measures`' rows, the
+targets :mod:`benchmarks.targets`' verdicts.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-#: Table columns of the load steps, each the sum of these ``LoadReport.seconds`` keys.
-STEP_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("staging", ("staging",)),
-    ("songs", ("songs",)),
-    ("artists", ("artists (update)", "artists")),
-    ("users", ("users (update)", "users")),
-    ("songplays", ("songplays", "songplays (re-match)")),
-    ("time", ("time",)),
-    ("commit", ("commit",)),
+from benchmarks.measures import (
+    OTHER_STEPS,
+    SIZES,
+    STEP_COLUMNS,
+    Row,
+    RowwiseRow,
+    Run,
+    StartupRow,
+    find,
+    summarize,
 )
-#: ``LoadReport.seconds`` keys counted in the ``other`` column. Any key neither
-#: here nor in STEP_COLUMNS (a step added to the loader later) gets a column of its own.
-OTHER_KEYS = ("plan", "ledger", "clear star tables")
-#: What the ``other`` column holds: the rest of the run's wall time.
-OTHER_STEPS = "plan, ledger, clearing the star tables, connecting and locking"
+from benchmarks.targets import ROWWISE_FACTOR, STARTUP_SECONDS, TargetResult, evaluate_targets
 
-#: The issue's targets (full loads).
-MEDIUM_SECONDS = {"postgresql": 23.0, "duckdb": 17.0}
-MEDIUM_RSS_MB = {"postgresql": 200.0, "duckdb": 1000.0}
-LARGE_TIME_FACTOR = 5.5
-#: "No more memory at 5M than at 1M", with this much allowance for noise.
-LARGE_RSS_TOLERANCE = 0.05
-ROWWISE_FACTOR = 50.0
-
-PASS, MISS, NOT_MEASURED = "PASS", "MISS", "not measured"
-
-
-@dataclass(frozen=True)
-class Size:
-    """One benchmark size of generated data.
-
-    Attributes:
-        name: ``tiny``, ``small``, ``medium`` or ``large``.
-        events: event lines over all log files.
-        songs: song files.
-        users: distinct listeners.
-        days: daily log files (the incremental benchmark loads the last one).
-    """
-
-    name: str
-    events: int
-    songs: int
-    users: int
-    days: int = 30
-
-    @property
-    def label(self) -> str:
-        """``1M events / 50k songs``."""
-        return f"{_short(self.events)} events / {_short(self.songs)} songs"
-
-
-SIZES: dict[str, Size] = {
-    size.name: size
-    for size in (
-        Size("tiny", 2_000, 200, 50),
-        Size("small", 100_000, 10_000, 1_000),
-        Size("medium", 1_000_000, 50_000, 5_000),
-        Size("large", 5_000_000, 100_000, 10_000),
-    )
-}
-
-
-@dataclass(frozen=True)
-class Run:
-    """One measured sparkify load (one worker process).
-
-    Attributes:
-        size: the size's name.
-        backend: ``duckdb`` or ``postgresql``.
-        mode: ``full`` or ``incremental``.
-        repeat: which repetition (from 1).
-        result: what the worker printed (``wall``, ``seconds``, ``staged``, ``peak_rss_kb``...).
-    """
-
-    size: str
-    backend: str
-    mode: str
-    repeat: int
-    result: dict[str, Any]
-
-    @property
-    def wall(self) -> float:
-        """Wall seconds of the ``run`` call."""
-        return float(self.result["wall"])
-
-    @property
-    def events(self) -> int:
-        """Events staged (for an incremental load: the new day's)."""
-        return int(self.result["staged"].get("staging_events", 0))
-
-    @property
-    def rss_mb(self) -> float:
-        """Peak RSS of the worker, in MB (10^6 bytes)."""
-        return int(self.result["peak_rss_kb"]) * 1024 / 1e6
-
-    def columns(self) -> dict[str, float]:
-        """Seconds per table column, ``other`` the rest of the wall time."""
-        seconds: dict[str, float] = self.result["seconds"]
-        out = {name: sum(seconds.get(key, 0.0) for key in keys) for name, keys in STEP_COLUMNS}
-        grouped = {key for _, keys in STEP_COLUMNS for key in keys}
-        for key, value in seconds.items():
-            if key not in grouped and key not in OTHER_KEYS:
-                out[key] = value
-        out["other"] = max(self.wall - sum(out.values()), 0.0)
-        return out
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Median, min and max of some measurements."""
-
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> Spread:
-        """The spread of ``values`` (at least one)."""
-        data = list(values)
-        return cls(statistics.median(data), min(data), max(data))
-
-
-@dataclass(frozen=True)
-class Row:
-    """The runs of one (size, backend, mode), summarized."""
-
-    size: str
-    backend: str
-    mode: str
-    runs: int
-    events: int
-    steps: dict[str, float]
-    total: Spread
-    rss_mb: Spread
-
-    @property
-    def events_per_second(self) -> float:
-        """Events loaded per wall second (median run time)."""
-        return self.events / self.total.median if self.total.median > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class RowwiseRow:
-    """The row-by-row baseline runs, summarized."""
-
-    size: str
-    runs: int
-    events_total: int
-    events_timed: int
-    song_files: int
-    song_seconds: float
-    event_seconds: float
-    estimated: Spread
-    rss_mb: Spread
-
-    @property
-    def capped(self) -> bool:
-        """Whether the log phase was timed on the first events only and extrapolated."""
-        return self.events_timed < self.events_total
-
-    @property
-    def events_per_second(self) -> float:
-        """Events per (estimated) wall second of the whole load."""
-        return self.events_total / self.estimated.median if self.estimated.median > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class TargetResult:
-    """One of the issue's targets and how the measurements fare."""
-
-    target: str
-    measured: str
-    status: str
+#: The machine the thread-scaling table extrapolates to (an estimate, not a measurement).
+ESTIMATE_CORES = 16
+#: Load-table columns counted as ``rest`` in the thread-scaling table.
+REST = ("commit", "other")
 
 
 @dataclass
@@ -195,151 +38,34 @@ class Summary:
     ratio: float | None
     targets: list[TargetResult]
     notes: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    startup: list[StartupRow] = field(default_factory=list)
 
 
-def summarize(runs: Sequence[Run]) -> list[Row]:
-    """Group runs by (size, backend, mode), in first-seen order; take medians."""
-    groups: dict[tuple[str, str, str], list[Run]] = {}
-    for run in runs:
-        groups.setdefault((run.size, run.backend, run.mode), []).append(run)
-    rows = []
-    for (size, backend, mode), group in groups.items():
-        columns = [run.columns() for run in group]
-        names = dict.fromkeys(name for c in columns for name in c)
-        steps = {name: statistics.median(c.get(name, 0.0) for c in columns) for name in names}
-        rows.append(
-            Row(
-                size=size,
-                backend=backend,
-                mode=mode,
-                runs=len(group),
-                events=group[0].events,
-                steps=steps,
-                total=Spread.of(run.wall for run in group),
-                rss_mb=Spread.of(run.rss_mb for run in group),
-            )
-        )
-    return rows
-
-
-def summarize_rowwise(size: str, results: Sequence[dict[str, Any]]) -> RowwiseRow | None:
-    """Summarize the row-by-row worker results (``None`` when there are none)."""
-    if not results:
-        return None
-    return RowwiseRow(
-        size=size,
-        runs=len(results),
-        events_total=int(results[0]["events_total"]),
-        events_timed=int(results[0]["events"]),
-        song_files=int(results[0]["song_files"]),
-        song_seconds=statistics.median(float(r["song_seconds"]) for r in results),
-        event_seconds=statistics.median(float(r["event_seconds"]) for r in results),
-        estimated=Spread.of(float(r["estimated_seconds"]) for r in results),
-        rss_mb=Spread.of(int(r["peak_rss_kb"]) * 1024 / 1e6 for r in results),
-    )
-
-
-def build_summary(runs: Sequence[Run], rowwise: RowwiseRow | None) -> Summary:
-    """Medians, the sparkify-vs-row-by-row ratio and the targets."""
+def build_summary(
+    runs: Sequence[Run], rowwise: RowwiseRow | None, startup: Sequence[StartupRow] = ()
+) -> Summary:
+    """Medians, the sparkify-vs-row-by-row ratio, the start-up rows and the targets."""
     rows = summarize(runs)
     ratio = None
     if rowwise is not None:
-        pg = _find(rows, rowwise.size, "postgresql", "full")
+        pg = find(rows, rowwise.size, "postgresql", "full")
         if pg is not None and rowwise.events_per_second > 0:
             ratio = pg.events_per_second / rowwise.events_per_second
-    targets, notes = evaluate_targets(rows, rowwise, ratio)
-    return Summary(rows=rows, rowwise=rowwise, ratio=ratio, targets=targets, notes=notes)
-
-
-def evaluate_targets(
-    rows: Sequence[Row], rowwise: RowwiseRow | None, ratio: float | None
-) -> tuple[list[TargetResult], dict[tuple[str, str, str], str]]:
-    """Check the issue's targets against the medians.
-
-    Returns:
-        The targets (``not measured`` where a size or backend was not run) and,
-        per (size, backend, mode) row, a short note for the table's target column.
-    """
-    targets: list[TargetResult] = []
-    notes: dict[tuple[str, str, str], str] = {}
-    medium, large = SIZES["medium"], SIZES["large"]
-    for backend in ("postgresql", "duckdb"):
-        row = _find(rows, "medium", backend, "full")
-        limit, rss_limit = MEDIUM_SECONDS[backend], MEDIUM_RSS_MB[backend]
-        time_ok = _verdict(row is not None and row.total.median <= limit, row is not None)
-        rss_ok = _verdict(row is not None and row.rss_mb.median < rss_limit, row is not None)
-        targets.append(
-            TargetResult(
-                f"{medium.label}: {backend} full load <= {limit:g} s",
-                f"{row.total.median:.1f} s" if row else "-",
-                time_ok,
-            )
-        )
-        targets.append(
-            TargetResult(
-                f"{medium.label}: {backend} full load peak RSS < {_mb(rss_limit)}",
-                f"{row.rss_mb.median:.0f} MB" if row else "-",
-                rss_ok,
-            )
-        )
-        if row:
-            notes[("medium", backend, "full")] = (
-                f"<= {limit:g} s {time_ok}; < {_mb(rss_limit)} {rss_ok}"
-            )
-
-        big = _find(rows, "large", backend, "full")
-        time_measured = rss_measured = "-"
-        time_ok = rss_ok = NOT_MEASURED
-        if big and row:
-            factor = big.total.median / row.total.median
-            rss_cap = row.rss_mb.median * (1 + LARGE_RSS_TOLERANCE)
-            time_ok = _verdict(factor <= LARGE_TIME_FACTOR)
-            rss_ok = _verdict(big.rss_mb.median <= rss_cap)
-            time_measured = f"{factor:.2f}x ({big.total.median:.1f} s vs {row.total.median:.1f} s)"
-            rss_measured = f"{big.rss_mb.median:.0f} MB vs {row.rss_mb.median:.0f} MB"
-            notes[("large", backend, "full")] = (
-                f"<= {LARGE_TIME_FACTOR:g}x 1M {time_ok}; RSS <= 1M {rss_ok}"
-            )
-        targets.append(
-            TargetResult(
-                f"{large.label}: {backend} full load <= {LARGE_TIME_FACTOR:g}x the 1M time",
-                time_measured,
-                time_ok,
-            )
-        )
-        targets.append(
-            TargetResult(
-                f"{large.label}: {backend} full load peak RSS <= the 1M one "
-                f"(+{LARGE_RSS_TOLERANCE:.0%} for noise)",
-                rss_measured,
-                rss_ok,
-            )
-        )
-
-    at_small = rowwise is not None and rowwise.size == "small"
-    measured = "-"
-    if ratio is not None and rowwise is not None:
-        measured = f"{ratio:.1f} x" + ("" if at_small else f" (at {rowwise.size}, not small)")
-    status = (
-        (PASS if ratio >= ROWWISE_FACTOR else MISS)
-        if ratio is not None and at_small
-        else NOT_MEASURED
+    targets, notes = evaluate_targets(rows, rowwise, ratio, startup)
+    for row in rows:  # a first plain etl, next to the full load of its size and backend
+        full = find(rows, row.size, row.backend, "full")
+        if row.mode == "first" and full is not None and full.total.median > 0:
+            key = (row.size, row.backend, row.mode)
+            ratio_note = f"{row.total.median / full.total.median:.2f}x the full load"
+            notes[key] = f"{notes[key]}; {ratio_note}" if key in notes else ratio_note
+    return Summary(
+        rows=rows,
+        rowwise=rowwise,
+        ratio=ratio,
+        targets=targets,
+        notes=notes,
+        startup=list(startup),
     )
-    targets.append(
-        TargetResult(
-            f"{SIZES['small'].label}: postgresql full load >= {ROWWISE_FACTOR:g} x "
-            "row-by-row events/s",
-            measured,
-            status,
-        )
-    )
-    if ratio is not None and rowwise is not None:
-        key = (rowwise.size, "postgresql", "full")
-        note = f"{ratio:.0f}x row-by-row" + (
-            f" (>= {ROWWISE_FACTOR:g}x {status})" if at_small else ""
-        )
-        notes[key] = f"{notes[key]}; {note}" if key in notes else note
-    return targets, notes
 
 
 def markdown_table(
@@ -482,7 +208,7 @@ def rowwise_section(summary: Summary) -> str:
         ],
         right=(1, 2, 4, 5, 6, 7, 8),
     )
-    pg = _find(summary.rows, rw.size, "postgresql", "full")
+    pg = find(summary.rows, rw.size, "postgresql", "full")
     if summary.ratio is not None and pg is not None:
         verdict = (
             f"sparkify postgresql full load at {rw.size} ({size.label}): "
@@ -497,48 +223,162 @@ def rowwise_section(summary: Summary) -> str:
     )
 
 
+def startup_section(summary: Summary) -> str:
+    """The console script's start-up: median, min and max wall seconds per argument list."""
+    if not summary.startup:
+        return "CLI start-up: not measured (--startup-repeat 0, or no console script)."
+    table = markdown_table(
+        ("command", "runs", "median s", "min s", "max s", "target"),
+        [
+            [
+                f"sparkify {row.args}",
+                str(row.runs),
+                f"{row.seconds.median:.3f}",
+                f"{row.seconds.low:.3f}",
+                f"{row.seconds.high:.3f}",
+                f"<= {STARTUP_SECONDS:g} s "
+                + ("PASS" if row.seconds.median <= STARTUP_SECONDS else "MISS"),
+            ]
+            for row in summary.startup
+        ],
+        right=(1, 2, 3, 4),
+    )
+    return (
+        "CLI start-up (the installed console script, bytecode compiled by a first "
+        "untimed run; wall time of the process)\n\n" + table
+    )
+
+
+@dataclass(frozen=True)
+class ScalingLine:
+    """One line of the thread-scaling table: a DuckDB full load's parts, in seconds."""
+
+    size: str
+    threads: str
+    staging: float
+    transforms: float
+    rest: float
+    events: int
+    estimated: bool = False
+
+    @property
+    def total(self) -> float:
+        """Staging, transforms and the rest."""
+        return self.staging + self.transforms + self.rest
+
+
+def scaling_lines(rows: Sequence[Row]) -> list[ScalingLine]:
+    """DuckDB's full loads by threads, per size, and an estimate for ESTIMATE_CORES threads.
+
+    Rows come from the ``full`` rows (DuckDB's default threads) and the
+    ``full threads=N`` ones; the thread count is what the worker read from
+    DuckDB. ``transforms`` is every step between staging and commit; ``rest``
+    is commit and ``other``. With 1 and 2 threads measured, each part of the
+    estimate follows Amdahl's law from its own 1- and 2-thread medians.
+    """
+    lines: list[ScalingLine] = []
+    for size in dict.fromkeys(row.size for row in rows):
+        by_threads: dict[int, ScalingLine] = {}
+        for row in rows:
+            if row.size != size or row.backend != "duckdb" or row.threads is None:
+                continue
+            if row.mode != "full" and not row.mode.startswith("full threads="):
+                continue
+            staging = row.steps.get("staging", 0.0)
+            rest = sum(row.steps.get(name, 0.0) for name in REST)
+            transforms = sum(row.steps.values()) - staging - rest
+            line = ScalingLine(size, str(row.threads), staging, transforms, rest, row.events)
+            by_threads.setdefault(row.threads, line)
+        found = [by_threads[n] for n in sorted(by_threads)]
+        lines.extend(found)
+        if 1 in by_threads and 2 in by_threads and ESTIMATE_CORES not in by_threads:
+            one, two = by_threads[1], by_threads[2]
+            lines.append(
+                ScalingLine(
+                    size,
+                    f"{ESTIMATE_CORES} (est.)",
+                    staging=amdahl(one.staging, two.staging, ESTIMATE_CORES),
+                    transforms=amdahl(one.transforms, two.transforms, ESTIMATE_CORES),
+                    rest=amdahl(one.rest, two.rest, ESTIMATE_CORES),
+                    events=one.events,
+                    estimated=True,
+                )
+            )
+    return lines
+
+
+def amdahl(one: float, two: float, threads: int) -> float:
+    """Seconds on ``threads`` threads by Amdahl's law, from the times on 1 and 2 threads.
+
+    The parallel fraction is ``p = 2 (1 - two / one)``, clamped to 0..1 (noise
+    can make 2 threads look slower, or more than twice as fast), and the time
+    ``one ((1 - p) + p / threads)``.
+    """
+    if one <= 0:
+        return two
+    parallel = min(max(2 * (1 - two / one), 0.0), 1.0)
+    return one * ((1 - parallel) + parallel / threads)
+
+
+def scaling_section(summary: Summary) -> str:
+    """The thread-scaling table, or why there is none."""
+    lines = scaling_lines(summary.rows)
+    if not lines:
+        return "DuckDB thread scaling: no DuckDB full load measured."
+    base = {line.size: line.total for line in lines if line.threads == "1"}
+    body = [
+        [
+            line.size,
+            line.threads,
+            f"{line.staging:.3f}",
+            f"{line.transforms:.3f}",
+            f"{line.rest:.3f}",
+            f"{line.total:.3f}",
+            f"{base[line.size] / line.total:.2f}x" if line.size in base and line.total else "-",
+            f"{line.events / line.total:,.0f}" if line.total else "-",
+        ]
+        for line in lines
+    ]
+    table = markdown_table(
+        (
+            "size",
+            "threads",
+            "staging s",
+            "transforms s",
+            "commit + other s",
+            "total s",
+            "vs 1 thread",
+            "events/s",
+        ),
+        body,
+        right=range(2, 8),
+    )
+    return (
+        "DuckDB thread scaling (full loads; medians; the threads DuckDB reported). "
+        f"The {ESTIMATE_CORES}-thread line is an estimate, not a measurement: each part "
+        "by Amdahl's law from its 1- and 2-thread times.\n\n" + table
+    )
+
+
 def targets_table(summary: Summary) -> str:
-    """The issue's targets with PASS / MISS / not measured."""
+    """The issues' targets with PASS / MISS / not measured."""
     return markdown_table(
-        ("target", "measured (median)", "status"),
-        [[t.target, t.measured, t.status] for t in summary.targets],
+        ("issue", "target", "measured (median)", "status"),
+        [[t.issue, t.target, t.measured, t.status] for t in summary.targets],
     )
 
 
 def console_report(summary: Summary, *, repeat: int) -> str:
-    """What the command prints: the load table, the baseline and the targets."""
+    """What the command prints: loads, thread scaling, baseline, start-up and targets."""
     return "\n\n".join(
         [
             f"Loads (median of {repeat} run(s); seconds per step from LoadReport.seconds; "
             f"'other' = {OTHER_STEPS})",
             load_table(summary),
+            scaling_section(summary),
             rowwise_section(summary),
-            "Targets (from the issue)",
+            startup_section(summary),
+            "Targets (from the issues)",
             targets_table(summary),
         ]
     )
-
-
-def _find(rows: Iterable[Row], size: str, backend: str, mode: str) -> Row | None:
-    for row in rows:
-        if (row.size, row.backend, row.mode) == (size, backend, mode):
-            return row
-    return None
-
-
-def _verdict(ok: bool, measured: bool = True) -> str:
-    if not measured:
-        return NOT_MEASURED
-    return PASS if ok else MISS
-
-
-def _mb(value: float) -> str:
-    return f"{value / 1000:g} GB" if value >= 1000 else f"{value:g} MB"
-
-
-def _short(value: int) -> str:
-    if value >= 1_000_000 and value % 1_000_000 == 0:
-        return f"{value // 1_000_000}M"
-    if value >= 1_000 and value % 1_000 == 0:
-        return f"{value // 1_000}k"
-    return f"{value:,}"

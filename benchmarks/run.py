@@ -1,68 +1,59 @@
 """Benchmark sparkify's loads on DuckDB and PostgreSQL: ``uv run python -m benchmarks.run``.
 
-For each size (generated data, cached in ``benchmarks/data/<size>-<seed>/``),
-backend and mode it runs ``--repeat`` measured loads, each in a fresh worker
-process (:mod:`benchmarks.worker`) on a fresh warehouse, then prints the medians
-per step, events per second and peak RSS next to the issue's targets, and writes
-``benchmarks/results/<date>-<host>.md`` and ``.json``. The row-by-row baseline
+It first times the installed ``sparkify`` console script's start-up
+(:mod:`benchmarks.startup`). Then, for each size (generated data, cached in
+``benchmarks/data/<size>-<seed>/``), backend and mode (``full``, ``first``,
+``incremental``; on DuckDB also full loads at set thread counts) it runs
+``--repeat`` measured loads, each in a fresh worker process
+(:mod:`benchmarks.worker`) on a fresh warehouse, then prints the medians per
+step, events per second and peak RSS next to the issues' targets
+(:mod:`benchmarks.targets`), and writes ``benchmarks/results/<date>-<host>.md``
+and ``.json`` (:mod:`benchmarks.results`). The row-by-row baseline
 (:mod:`benchmarks.rowwise`) runs at the smallest size. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shlex
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time as clock
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from importlib import metadata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from benchmarks.report import (
-    OTHER_STEPS,
+from benchmarks.measures import (
+    MODES,
     SIZES,
-    Row,
-    RowwiseRow,
     Run,
     Size,
-    Summary,
-    build_summary,
-    console_report,
-    load_table,
-    markdown_table,
-    rowwise_section,
-    spread_table,
+    StartupRow,
     summarize_rowwise,
-    targets_table,
+    summarize_startup,
+    threads_mode,
 )
+from benchmarks.report import build_summary, console_report
+from benchmarks.results import machine_facts, write_results
+from benchmarks.startup import console_script, time_startup
+from benchmarks.warehouses import BenchmarkError, Warehouse, Warehouses
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = ROOT / "benchmarks" / "data"
 DEFAULT_RESULTS_DIR = ROOT / "benchmarks" / "results"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ("duckdb", "postgresql")
-MODES = ("full", "incremental")
 #: The row-by-row baseline runs at the smallest selected size up to this many events.
 ROWWISE_MAX_DEFAULT_EVENTS = SIZES["small"].events
 MARKER = "generated.json"
-
-
-class BenchmarkError(Exception):
-    """The benchmark cannot go on (a worker failed, PostgreSQL is unreachable...)."""
+#: DuckDB thread counts of the thread-scaling rows, by default.
+DEFAULT_DUCKDB_THREADS = (1, 2)
 
 
 def log(message: str) -> None:
@@ -81,6 +72,18 @@ def _names(value: str, allowed: Sequence[str], what: str) -> list[str]:
             f"unknown {what} {', '.join(unknown) or value!r}; choose from {', '.join(allowed)}"
         )
     return list(dict.fromkeys(names))
+
+
+def _thread_counts(value: str) -> list[int]:
+    if value.strip().lower() == "none":
+        return []
+    try:
+        counts = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"thread counts are numbers from 1, or none: {value!r}")
+    return sorted(set(counts))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -106,7 +109,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--modes",
         type=lambda v: _names(v, MODES, "mode"),
         default=list(MODES),
-        help="comma-separated load modes (default: full,incremental)",
+        help="comma-separated load modes: full (--full-refresh), first (a plain etl on "
+        "empty tables), incremental (a day on a loaded month) (default: all three)",
+    )
+    parser.add_argument(
+        "--duckdb-threads",
+        type=_thread_counts,
+        default=list(DEFAULT_DUCKDB_THREADS),
+        metavar="N,N|none",
+        help="DuckDB thread counts of the thread-scaling rows: a DuckDB full load per "
+        "count and size, with ?threads=N in the URL; a count equal to DuckDB's default "
+        "is the full row itself (default: 1,2)",
+    )
+    parser.add_argument(
+        "--startup-repeat",
+        type=int,
+        default=10,
+        metavar="N",
+        help="timed starts of the installed `sparkify --version` and `--help` (0: skip; "
+        "default 10)",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="measured runs per row; medians shown (default 3)"
@@ -159,6 +180,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-rowwise", action="store_true", help="skip the row-by-row baseline")
     args = parser.parse_args(argv)
+    if args.startup_repeat < 0:
+        parser.error("--startup-repeat must be at least 0")
     if args.repeat < 1 or args.rowwise_repeat < 1:
         parser.error("--repeat and --rowwise-repeat must be at least 1")
     if args.rowwise_events is not None and args.rowwise_events < 1:
@@ -224,177 +247,6 @@ def ensure_data(size: Size, seed: int, data_dir: Path) -> Path:
     return folder
 
 
-# --------------------------------------------------------------------------- warehouses
-
-
-@dataclass(frozen=True)
-class Warehouse:
-    """A fresh warehouse: a DuckDB file or a PostgreSQL database of its own."""
-
-    backend: str
-    url: sa.URL
-    name: str
-    path: Path | None = None
-
-    @property
-    def url_text(self) -> str:
-        """The URL with its password, for the worker (sent on stdin, never in argv)."""
-        return self.url.render_as_string(hide_password=False)
-
-    @property
-    def conninfo(self) -> str:
-        """A libpq URL (PostgreSQL only), for the row-by-row loader."""
-        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-class Warehouses:
-    """Creates and drops warehouses: DuckDB files in ``work_dir``, PostgreSQL databases.
-
-    PostgreSQL databases are named ``bench_<random>`` and created through the
-    admin URL; every one this object creates is dropped when it closes.
-    """
-
-    def __init__(self, admin_url: sa.URL, work_dir: Path) -> None:
-        """Remember where to create warehouses (nothing is connected yet)."""
-        self.admin_url = admin_url
-        self.work_dir = work_dir
-        self._admin: sa.Engine | None = None
-        self._databases: set[str] = set()
-
-    def admin(self) -> sa.Engine:
-        """An autocommit engine on the admin database."""
-        if self._admin is None:
-            self._admin = sa.create_engine(
-                self.admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-            )
-            try:
-                with self._admin.connect() as conn:
-                    conn.exec_driver_sql("SELECT 1")
-            except sa.exc.OperationalError as exc:
-                where = self.admin_url.render_as_string(hide_password=True)
-                reason = (str(exc.orig).strip().splitlines() or ["no reason given"])[0]
-                raise BenchmarkError(
-                    f"PostgreSQL is not reachable at {where} ({reason}); "
-                    "start it or pass --postgres-url (or --backends duckdb)"
-                ) from None
-        return self._admin
-
-    def server_version(self) -> str:
-        """PostgreSQL's ``server_version``."""
-        with self.admin().connect() as conn:
-            return str(conn.exec_driver_sql("SHOW server_version").scalar_one())
-
-    def create(self, backend: str, *, template: Warehouse | None = None) -> Warehouse:
-        """A new warehouse, empty or a copy of ``template`` (schema not built)."""
-        name = f"bench_{uuid.uuid4().hex[:12]}"
-        if backend == "duckdb":
-            path = self.work_dir / f"{name}.duckdb"
-            if template is not None and template.path is not None:
-                shutil.copyfile(template.path, path)
-                wal = template.path.with_name(template.path.name + ".wal")
-                if wal.exists():
-                    shutil.copyfile(wal, path.with_name(path.name + ".wal"))
-            return Warehouse(backend, sa.make_url(f"duckdb:///{path}"), name, path)
-        quoted = f'"{name}"'
-        statement = f"CREATE DATABASE {quoted}"
-        if template is not None:
-            statement += f' TEMPLATE "{template.name}"'
-        self._create_database(statement)
-        self._databases.add(name)
-        return Warehouse(backend, self.admin_url.set(database=name), name)
-
-    def _create_database(self, statement: str) -> None:
-        # A template must have no other sessions: an autovacuum worker may still be
-        # finishing there; PostgreSQL stops it, but give it a few tries.
-        for attempt in range(5):
-            try:
-                with self.admin().connect() as conn:
-                    conn.exec_driver_sql(statement)
-                return
-            except sa.exc.OperationalError as exc:
-                if "being accessed by other users" not in str(exc) or attempt == 4:
-                    raise
-                clock.sleep(1.0)
-
-    def build(self, warehouse: Warehouse) -> None:
-        """Build the schema with sparkify's migrations (``schema.upgrade``)."""
-        from sparkify import schema
-        from sparkify.db import engine_for_url
-
-        engine = engine_for_url(warehouse.url, poolclass=sa.pool.NullPool)
-        try:
-            schema.upgrade(engine)
-        finally:
-            engine.dispose()
-
-    def settle(self, warehouse: Warehouse) -> None:
-        """After a setup load: ``VACUUM ANALYZE`` (PostgreSQL), as autovacuum would have."""
-        if warehouse.backend != "postgresql":
-            return
-        engine = sa.create_engine(
-            warehouse.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-        )
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE")
-        finally:
-            engine.dispose()
-
-    def checkpoint(self, warehouse: Warehouse) -> None:
-        """Before a measured PostgreSQL run: ``CHECKPOINT``, best effort.
-
-        Flushes what earlier runs and ``CREATE DATABASE`` left dirty, so that work
-        does not land inside the next measurement (needs superuser or
-        ``pg_checkpoint``; skipped without).
-        """
-        if warehouse.backend != "postgresql":
-            return
-        try:
-            with self.admin().connect() as conn:
-                conn.exec_driver_sql("CHECKPOINT")
-        except sa.exc.DBAPIError:
-            pass
-
-    def drop(self, warehouse: Warehouse) -> None:
-        """Delete a warehouse (file or database)."""
-        if warehouse.path is not None:
-            for path in (warehouse.path, warehouse.path.with_name(warehouse.path.name + ".wal")):
-                path.unlink(missing_ok=True)
-            return
-        with self.admin().connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{warehouse.name}" WITH (FORCE)')
-        self._databases.discard(warehouse.name)
-
-    @contextmanager
-    def fresh(self, backend: str) -> Iterator[Warehouse]:
-        """A new warehouse with the schema built, dropped afterwards."""
-        warehouse = self.create(backend)
-        try:
-            self.build(warehouse)
-            yield warehouse
-        finally:
-            self.drop(warehouse)
-
-    @contextmanager
-    def copy_of(self, template: Warehouse) -> Iterator[Warehouse]:
-        """A new warehouse holding what ``template`` holds, dropped afterwards."""
-        warehouse = self.create(template.backend, template=template)
-        try:
-            yield warehouse
-        finally:
-            self.drop(warehouse)
-
-    def close(self) -> None:
-        """Drop any database still left and release the admin engine."""
-        if self._admin is not None:
-            for name in sorted(self._databases):
-                with self._admin.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            self._databases.clear()
-            self._admin.dispose()
-            self._admin = None
-
-
 # --------------------------------------------------------------------------- workers
 
 
@@ -434,11 +286,19 @@ def _sources(folder: Path) -> dict[str, str]:
 
 
 def _load_job(
-    warehouse: Warehouse, folder: Path, mode: str, *, exclude_last: bool = False
+    warehouse: Warehouse,
+    folder: Path,
+    mode: str,
+    *,
+    exclude_last: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
+    url = warehouse.url
+    if threads is not None:  # DuckDB's own setting, passed through the URL by duckdb_engine
+        url = url.update_query_dict({"threads": str(threads)})
     return {
         "kind": "load",
-        "url": warehouse.url_text,
+        "url": url.render_as_string(hide_password=False),
         "mode": mode,
         "exclude_last_log": exclude_last,
         **_sources(folder),
@@ -469,6 +329,24 @@ class Bench:
         self.step += 1
         return f"[{self.step}/{self.steps}] {what}"
 
+    def measure_size(
+        self, size: Size, folder: Path, thread_counts: Sequence[int], rowwise: bool
+    ) -> None:
+        """Every selected backend and mode at one size, the row-by-row runs if ``rowwise``."""
+        for backend in self.args.backends:
+            if "full" in self.args.modes:
+                if rowwise and backend == "postgresql":
+                    self.measure_full_and_rowwise(size, folder)
+                else:
+                    self.measure_full(size, backend, folder)
+            if backend == "duckdb":
+                for threads in thread_counts:
+                    self.measure_threads(size, folder, threads)
+            if "first" in self.args.modes:
+                self.measure_first(size, backend, folder)
+            if "incremental" in self.args.modes:
+                self.measure_incremental(size, backend, folder)
+
     def measure_full(self, size: Size, backend: str, folder: Path) -> None:
         """``--repeat`` full loads, each on a fresh warehouse in a fresh process."""
         for repeat in range(1, self.args.repeat + 1):
@@ -495,6 +373,42 @@ class Bench:
             result = run_worker(_load_job(warehouse, folder, "full"), self.cwd)
         self.runs.append(Run(size.name, backend, "full", repeat, result))
         log(f"{label}: {_describe(result)}")
+
+    def measure_threads(self, size: Size, folder: Path, threads: int) -> None:
+        """``--repeat`` DuckDB full loads with ``threads`` threads (``?threads=N`` in the URL)."""
+        mode = threads_mode(threads)
+        for repeat in range(1, self.args.repeat + 1):
+            label = self.tick(f"{size.name} duckdb {mode} #{repeat}")
+            with self.warehouses.fresh("duckdb") as warehouse:
+                job = _load_job(warehouse, folder, "full", threads=threads)
+                result = run_worker(job, self.cwd)
+            if result.get("duckdb_threads") != threads:
+                raise BenchmarkError(
+                    f"DuckDB ran with threads={result.get('duckdb_threads')}, "
+                    f"not the {threads} the URL set"
+                )
+            self.runs.append(Run(size.name, "duckdb", mode, repeat, result))
+            log(f"{label}: {_describe(result)}")
+
+    def measure_first(self, size: Size, backend: str, folder: Path) -> None:
+        """``--repeat`` first plain loads: ``sparkify etl`` (incremental) on empty tables.
+
+        What a user runs first: ``sparkify create-tables`` (the migrations, here
+        ``schema.upgrade``, not timed), then ``sparkify etl`` without
+        ``--full-refresh``. Every source is new to the ledger, so it loads them all.
+        """
+        for repeat in range(1, self.args.repeat + 1):
+            label = self.tick(f"{size.name} {backend} first #{repeat}")
+            with self.warehouses.fresh(backend) as warehouse:
+                self.warehouses.checkpoint(warehouse)
+                result = run_worker(_load_job(warehouse, folder, "incremental"), self.cwd)
+            if result["objects"].get("staging_events") != size.days:
+                raise BenchmarkError(
+                    f"the first load staged {result['objects']} objects, "
+                    f"expected all {size.days} log files"
+                )
+            self.runs.append(Run(size.name, backend, "first", repeat, result))
+            log(f"{label}: {_describe(result)}")
 
     def measure_incremental(self, size: Size, backend: str, folder: Path) -> None:
         """``--repeat`` incremental loads of the last day on top of the other days.
@@ -553,164 +467,49 @@ class Bench:
         )
 
 
-# --------------------------------------------------------------------------- machine
+# --------------------------------------------------------------------------- threads, start-up
 
 
-def machine_facts(warehouses: Warehouses | None) -> dict[str, str]:
-    """CPU, cores, RAM, OS and versions, for the results file."""
-    facts = {
-        "host": socket.gethostname(),
-        "CPU": _cpu_model(),
-        "cores": str(os.cpu_count() or "?"),
-        "RAM": _ram(),
-        "OS": platform.platform(),
-        "Python": platform.python_version(),
-        "DuckDB": _version("duckdb"),
-        "SQLAlchemy": _version("sqlalchemy"),
-        "psycopg": _version("psycopg"),
-        "PostgreSQL": "not used",
-        "sparkify commit": _commit(),
-        "load average at start": " ".join(f"{v:.2f}" for v in os.getloadavg()),
-    }
-    if warehouses is not None:
-        facts["PostgreSQL"] = warehouses.server_version()
-    return facts
+def duckdb_default_threads() -> int:
+    """DuckDB's ``threads`` when nothing sets it (the cores it sees)."""
+    import duckdb
+
+    with duckdb.connect() as conn:
+        row = conn.execute("SELECT current_setting('threads')").fetchone()
+    return int(row[0]) if row else 1
 
 
-def _cpu_model() -> str:
+def extra_thread_counts(args: argparse.Namespace) -> list[int]:
+    """The ``--duckdb-threads`` counts that need runs of their own.
+
+    A count equal to DuckDB's default is what the ``full`` rows run with: they
+    stand for it in the thread-scaling table, unless full loads are not selected.
+    """
+    if "duckdb" not in args.backends or not args.duckdb_threads:
+        return []
+    default = duckdb_default_threads() if "full" in args.modes else None
+    return [n for n in args.duckdb_threads if n != default]
+
+
+def measure_startup(repeat: int, cwd: Path) -> list[StartupRow]:
+    """Time the console script's ``--version`` and ``--help``; none when ``repeat`` is 0."""
+    if repeat == 0:
+        return []
+    script = console_script()
+    if script is None:
+        log(f"no sparkify console script beside {sys.executable}: start-up not measured")
+        return []
     try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _ram() -> str:
-    try:
-        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return "unknown"
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _commit() -> str:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
+        timings = time_startup(script, cwd, repeat)
+    except RuntimeError as exc:
+        raise BenchmarkError(str(exc)) from None
+    rows = summarize_startup(timings)
+    for row in rows:
+        log(
+            f"start-up: {script} {row.args}: median {row.seconds.median:.3f} s "
+            f"of {row.runs} (min {row.seconds.low:.3f}, max {row.seconds.high:.3f})"
         )
-    except OSError:
-        return "unknown"
-    return proc.stdout.strip() or "unknown"
-
-
-# --------------------------------------------------------------------------- results
-
-
-def _row_json(row: Row) -> dict[str, Any]:
-    data = asdict(row)
-    data["events_per_second"] = row.events_per_second
-    return data
-
-
-def _rowwise_json(row: RowwiseRow | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    data = asdict(row)
-    data["capped"] = row.capped
-    data["events_per_second"] = row.events_per_second
-    return data
-
-
-def results_markdown(
-    summary: Summary, facts: dict[str, str], args: argparse.Namespace, command: str
-) -> str:
-    """The results file: machine, sizes, medians, spreads, baseline, targets."""
-    machine = markdown_table(("", ""), [[k, v] for k, v in facts.items()])
-    sizes = markdown_table(
-        ("size", "events", "songs", "users", "days"),
-        [
-            [s.name, f"{s.events:,}", f"{s.songs:,}", f"{s.users:,}", str(s.days)]
-            for s in (SIZES[name] for name in args.sizes)
-        ],
-        right=(1, 2, 3, 4),
-    )
-    return "\n\n".join(
-        [
-            f"# sparkify load benchmark: {dt.date.today().isoformat()} on {facts['host']}",
-            f"Command: `{command}`",
-            "## Machine",
-            machine,
-            "## Data",
-            sizes,
-            f"## Loads (median of {args.repeat} run(s))",
-            "Wall seconds per step from `LoadReport.seconds`; `other` is "
-            f"{OTHER_STEPS}; `total` is the wall time of `sparkify.load.run`; events/s "
-            "is events staged / median total; peak RSS is the worker process's own "
-            "peak (`VmHWM`, MB = 10^6 bytes). Incremental rows load the last day's "
-            "file on top of the other days.",
-            load_table(summary),
-            "## Spread (min / median / max)",
-            spread_table(summary),
-            "## Row-by-row baseline",
-            rowwise_section(summary),
-            "## Targets",
-            targets_table(summary),
-        ]
-    )
-
-
-def write_results(
-    results_dir: Path,
-    summary: Summary,
-    facts: dict[str, str],
-    args: argparse.Namespace,
-    runs: Sequence[Run],
-    rowwise_results: Sequence[dict[str, Any]],
-    command: str,
-) -> tuple[Path, Path]:
-    """Write ``<date>-<host>.md`` and ``.json`` into ``results_dir``; return their paths."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    host = "".join(c if c.isalnum() or c in "-_." else "_" for c in facts["host"])
-    stem = results_dir / f"{dt.date.today().isoformat()}-{host}"
-    md_path, json_path = stem.with_suffix(".md"), stem.with_suffix(".json")
-    md_path.write_text(results_markdown(summary, facts, args, command) + "\n", encoding="utf-8")
-    data = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": command,
-        "machine": facts,
-        "settings": {
-            "sizes": {name: asdict(SIZES[name]) for name in args.sizes},
-            "backends": args.backends,
-            "modes": args.modes,
-            "repeat": args.repeat,
-            "seed": args.seed,
-            "rowwise_events": args.rowwise_events,
-            "rowwise_repeat": args.rowwise_repeat,
-        },
-        "summary": [_row_json(row) for row in summary.rows],
-        "rowwise": _rowwise_json(summary.rowwise),
-        "ratio_vs_rowwise": summary.ratio,
-        "targets": [asdict(t) for t in summary.targets],
-        "runs": [asdict(run) for run in runs],
-        "rowwise_runs": list(rowwise_results),
-    }
-    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return md_path, json_path
+    return rows
 
 
 # --------------------------------------------------------------------------- main
@@ -731,15 +530,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["uv", "run", "python", "-m", "benchmarks.run", *(sys.argv[1:] if argv is None else argv)]
     )
     rw_size = rowwise_size(args)
-    per_size = len(args.backends) * len(args.modes) * args.repeat
+    thread_counts = extra_thread_counts(args)
+    per_size = (len(args.backends) * len(args.modes) + len(thread_counts)) * args.repeat
     status = 0
     facts: dict[str, str] = {}
+    startup: list[StartupRow] = []
     with tempfile.TemporaryDirectory(prefix="sparkify-bench-", dir=args.work_dir) as tmp:
         warehouses = Warehouses(sa.make_url(args.postgres_url), Path(tmp))
         bench = Bench(args, warehouses, Path(tmp), runs=[], rowwise_results=[])
         bench.steps = per_size * len(args.sizes) + (args.rowwise_repeat if rw_size else 0)
         try:
             facts = machine_facts(warehouses if "postgresql" in args.backends else None)
+            startup = measure_startup(args.startup_repeat, Path(tmp))
             folders = {}
             for name in dict.fromkeys([*args.sizes, *([rw_size] if rw_size else [])]):
                 folders[name] = ensure_data(SIZES[name], args.seed, args.data_dir)
@@ -747,14 +549,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # of their size when both are measured; otherwise they come last.
             side_by_side = rw_size in args.sizes and "full" in args.modes
             for name in args.sizes:
-                for backend in args.backends:
-                    if "full" in args.modes:
-                        if side_by_side and name == rw_size and backend == "postgresql":
-                            bench.measure_full_and_rowwise(SIZES[name], folders[name])
-                        else:
-                            bench.measure_full(SIZES[name], backend, folders[name])
-                    if "incremental" in args.modes:
-                        bench.measure_incremental(SIZES[name], backend, folders[name])
+                rowwise_here = side_by_side and name == rw_size
+                bench.measure_size(SIZES[name], folders[name], thread_counts, rowwise_here)
             if rw_size and not side_by_side:
                 bench.measure_rowwise(SIZES[rw_size], folders[rw_size])
         except BenchmarkError as exc:
@@ -768,12 +564,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = 130
         finally:
             warehouses.close()
-    if not bench.runs and not bench.rowwise_results:
+    if not bench.runs and not bench.rowwise_results and not startup:
         return status or 1
     if status:
         log("reporting the runs measured so far")
     rowwise = summarize_rowwise(rw_size, bench.rowwise_results) if rw_size else None
-    summary = build_summary(bench.runs, rowwise)
+    summary = build_summary(bench.runs, rowwise, startup)
     print(console_report(summary, repeat=args.repeat))
     md_path, json_path = write_results(
         args.results_dir, summary, facts, args, bench.runs, bench.rowwise_results, command

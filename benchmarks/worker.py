@@ -11,6 +11,9 @@ Jobs:
   "exclude_last_log"}``: ``sparkify.load.run`` on the warehouse at ``url``. With
   ``exclude_last_log`` the plan leaves out the last (newest) log file, which
   builds the "month already loaded" warehouse of the incremental benchmark.
+  The result names DuckDB's ``threads`` setting during the load
+  (``duckdb_threads``, read from the engine after it; ``None`` on PostgreSQL):
+  a ``?threads=N`` in a DuckDB URL sets it.
 * ``{"kind": "rowwise", "conninfo", "song_data", "log_data", "max_events"}``:
   :func:`benchmarks.rowwise.load`.
 
@@ -62,6 +65,7 @@ def run_load(job: dict[str, Any]) -> dict[str, Any]:
         started = clock.perf_counter()
         report = run(engine, settings, mode=job["mode"], plan=plan)
         wall = clock.perf_counter() - started
+        threads = duckdb_threads(engine)
     finally:
         engine.dispose()
     return {
@@ -72,7 +76,16 @@ def run_load(job: dict[str, Any]) -> dict[str, Any]:
         "updated": report.updated,
         "totals": report.totals,
         "objects": report.objects,
+        "duckdb_threads": threads,
     }
+
+
+def duckdb_threads(engine: Any) -> int | None:
+    """DuckDB's ``threads`` setting on the engine's connections (``None`` elsewhere)."""
+    if engine.url.get_backend_name() != "duckdb":
+        return None
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT current_setting('threads')").scalar_one())
 
 
 def run_rowwise(job: dict[str, Any]) -> dict[str, Any]:

@@ -7,15 +7,14 @@ text sorts byte by byte everywhere (``sql.binary``: Redshift and DuckDB
 do so natively, PostgreSQL gets ``COLLATE "C"`` whatever its database's
 collation).
 
-:data:`QUESTIONS` names them; :func:`run` answers one, and :func:`answers_to_json`,
-:func:`to_csv` and :func:`write_charts` render the answers.
+:data:`QUESTIONS` names them; :func:`run` answers one, :func:`write_charts`
+draws the answers and :func:`series` gives an answer's chart data in the shape
+its question fits (every hour 0-23 in order, every weekday in order, rankings as
+bars, free vs paid as a share); the CLI prints them as a table, JSON or CSV.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sparkify.errors import MissingExtraError, OutputError, UnknownQuestionError, translated
+from sparkify import charts
+from sparkify.errors import OutputError, UnknownQuestionError, translated
 from sparkify.execute import executor_for
 from sparkify.models import artists, songplays, songs, time, users
 from sparkify.sql import binary
@@ -42,8 +42,6 @@ USER_AGENT_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 OTHER_FAMILY = "Other"
 
 WEEKDAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-
-CHARTS_HINT = "pip install 'sparkify[charts]' (or, in a checkout, uv sync --extra charts)"
 
 
 def _plays() -> sa.Label[int]:
@@ -177,12 +175,14 @@ class Question:
         description: One line saying what it answers.
         build: The query builder.
         limited: Whether ``build`` takes the number of rows to return.
+        chart: The kind of chart that fits its answer (see ``charts.Kind``).
     """
 
     name: str
     description: str
     build: Callable[..., sa.Select[Any]]
     limited: bool = True
+    chart: charts.Kind = "bars"
 
     def __call__(self, limit: int = 10) -> sa.Select[Any]:
         """Build the question's query (``limit`` applies to top-N questions only)."""
@@ -194,9 +194,19 @@ QUESTIONS: dict[str, Question] = {
     for q in (
         Question("songs", "Most played songs", most_played_songs),
         Question("artists", "Most played artists", most_played_artists),
-        Question("hours", "Plays by hour of day (UTC)", plays_by_hour, limited=False),
-        Question("weekdays", "Plays by weekday (0 = Sunday)", plays_by_weekday, limited=False),
-        Question("levels", "Free vs paid share of plays", level_share, limited=False),
+        Question(
+            "hours", "Plays by hour of day (UTC)", plays_by_hour, limited=False, chart="columns"
+        ),
+        Question(
+            "weekdays",
+            "Plays by weekday (0 = Sunday)",
+            plays_by_weekday,
+            limited=False,
+            chart="columns",
+        ),
+        Question(
+            "levels", "Free vs paid share of plays", level_share, limited=False, chart="share"
+        ),
         Question("users", "Most active users", most_active_users),
         Question("locations", "Top locations by plays", top_locations),
         Question(
@@ -253,43 +263,53 @@ def run_all(conn: sa.Connection, limit: int = 10) -> list[Answer]:
     return [run(conn, name, limit) for name in QUESTIONS]
 
 
-def answers_to_json(answers: Sequence[Answer]) -> str:
-    """Render answers as a JSON array; each row is an object keyed by column name."""
-    document = [
-        {
-            "name": answer.name,
-            "description": answer.description,
-            "columns": answer.columns,
-            "rows": [dict(zip(answer.columns, row, strict=True)) for row in answer.rows],
-        }
-        for answer in answers
+def _value_at(answer: Answer) -> int:
+    """Where the charted value is: ``plays`` when there, else the last column."""
+    return answer.columns.index("plays") if "plays" in answer.columns else len(answer.columns) - 1
+
+
+def _every_key(answer: Answer, key: str, keys: Sequence[int]) -> list[float]:
+    """The value for each of ``keys`` in order (0 where the answer has no row for it)."""
+    at, value_at = answer.columns.index(key), _value_at(answer)
+    found = {int(row[at]): float(row[value_at]) for row in answer.rows}
+    return [found.get(k, 0.0) for k in keys]
+
+
+def series(answer: Answer) -> charts.Series:
+    """An answer's chart data, in the shape its question fits.
+
+    ``hours``: all 24 hours, 0 to 23 in order, 0 where there were no plays;
+    ``weekdays``: every day in :data:`WEEKDAY_NAMES`' order, 0 where none;
+    ``levels``: the plays per level, as a share; the rest: a ranking, one bar per
+    row, labelled with the row's other values (``title — artist``).
+    """
+    question = QUESTIONS.get(answer.name)
+    kind: charts.Kind = question.chart if question is not None else "bars"
+    value_at = _value_at(answer)
+    value_name = answer.columns[value_at]
+    if answer.name == "hours":
+        hours = range(24)
+        values = _every_key(answer, "hour", hours)
+        return charts.Series(
+            answer.name, answer.description, kind, [str(h) for h in hours], values, value_name
+        )
+    if answer.name == "weekdays":
+        days = range(len(WEEKDAY_NAMES))
+        values = _every_key(answer, "weekday", days)
+        labels = [WEEKDAY_NAMES[d][:3] for d in days]
+        return charts.Series(answer.name, answer.description, kind, labels, values, value_name)
+    labels = [
+        " — ".join(str(v) for v in row[:value_at] if v is not None) or "(none)"
+        for row in answer.rows
     ]
-    return json.dumps(document, indent=2, default=str)
-
-
-def to_csv(answer: Answer) -> str:
-    """Render one answer as CSV with a header row (NULL as an empty field)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(answer.columns)
-    writer.writerows(answer.rows)
-    return out.getvalue()
-
-
-def _chart_data(answer: Answer) -> tuple[list[str], list[float], str]:
-    """Bar labels, bar values and the value's name: ``plays`` when there, else the last column."""
-    value_at = answer.columns.index("plays") if "plays" in answer.columns else -1
-    value_at %= len(answer.columns)
-    labels = [" / ".join(str(v) for v in row[:value_at] if v is not None) for row in answer.rows]
     values = [float(row[value_at]) for row in answer.rows]
-    return labels, values, answer.columns[value_at]
+    return charts.Series(answer.name, answer.description, kind, labels, values, value_name)
 
 
 def write_charts(answers: Sequence[Answer], out_dir: Path) -> list[Path]:
-    """Write one horizontal bar chart per answer, ``<out_dir>/<name>.png``.
+    """Write one chart per answer, ``<out_dir>/<name>.png``, of the kind :func:`series` gives.
 
-    Needs matplotlib, the optional extra ``sparkify[charts]``; it is imported here
-    so that everything else works without it.
+    Needs matplotlib, the optional extra ``sparkify[charts]`` (see :mod:`sparkify.charts`).
 
     Args:
         answers: The answers to chart.
@@ -302,32 +322,17 @@ def write_charts(answers: Sequence[Answer], out_dir: Path) -> list[Path]:
         MissingExtraError: matplotlib is not installed.
         OutputError: the folder or a file in it cannot be written.
     """
-    try:
-        # Figure without pyplot: no global state, no GUI backend, safe in threads.
-        from matplotlib.figure import Figure  # type: ignore[import-not-found,unused-ignore]
-        from matplotlib.ticker import MaxNLocator  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise MissingExtraError("charts", "matplotlib", CHARTS_HINT) from None
+    charts.require_matplotlib()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(str(out_dir), exc.strerror or type(exc).__name__) from None
     written: list[Path] = []
     for answer in answers:
-        labels, values, value_name = _chart_data(answer)
-        fig = Figure(figsize=(8, 1.5 + 0.35 * max(len(values), 1)), layout="constrained")
-        ax = fig.add_subplot()
-        ax.barh(range(len(values)), values, tick_label=labels)
-        ax.invert_yaxis()  # first row on top
-        ax.set_title(answer.description)
-        ax.set_xlabel(value_name)
-        if value_name == "plays":
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        fig = charts.figure(series(answer))
+        fig.suptitle(answer.description, color=charts.TEXT_COLOUR)
         path = out_dir / f"{answer.name}.png"
-        try:
-            fig.savefig(path, format="png", dpi=100)
-        except OSError as exc:
-            raise OutputError(str(path), exc.strerror or type(exc).__name__) from None
+        charts.save_png(fig, path)
         written.append(path)
     return written
 

@@ -6,7 +6,8 @@ defaults. ``dwh.cfg`` keeps the sections users already have::
     [CLUSTER]   HOST, DB_NAME, DB_USER, DB_PASSWORD, DB_PORT,
                 AUTH (password | iam), SERVERLESS, CLUSTER_IDENTIFIER, WORKGROUP
     [IAM_ROLE]  ARN
-    [S3]        LOG_DATA, LOG_JSONPATH, SONG_DATA, MANIFEST_PREFIX (optional)
+    [S3]        LOG_DATA, LOG_JSONPATH, SONG_DATA, MANIFEST_PREFIX (optional),
+                NO_SIGN_REQUEST (optional, true or false)
     [AWS]       REGION (optional, default us-west-2)
 
 With a ``HOST`` the warehouse is Redshift; with no database configured at all it
@@ -114,6 +115,10 @@ class Settings:
             (needed when a source prefix holds objects that are not sources).
         iam_auth: with ``AUTH = iam``, where temporary credentials come from
             (``database_url`` then holds no password); ``None``: the URL's password.
+        no_sign_request: read the ``s3://`` sources with unsigned (anonymous)
+            requests even when AWS credentials are found, as ``aws s3
+            --no-sign-request`` does; without it they are unsigned only when no
+            credentials are found. Redshift's COPY always uses ``iam_role_arn``.
         config_file: the ``dwh.cfg`` that was read, if any.
         duckdb_staging: how DuckDB stages the log files: ``native`` (DuckDB's own
             JSON reader, COPY's rules in SQL; a file it cannot stage exactly is
@@ -133,6 +138,7 @@ class Settings:
     schema: str | None = None
     manifest_prefix: str | None = None
     iam_auth: IamAuth | None = None
+    no_sign_request: bool = False
     config_file: Path | None = field(default=None, compare=False)
     duckdb_staging: DuckDBStaging = "native"
 
@@ -179,6 +185,7 @@ def load_settings(
     log_data: str | None = None,
     log_jsonpath: str | None = None,
     schema: str | None = None,
+    no_sign_request: bool | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve settings from flags (the arguments), the environment and ``dwh.cfg``.
@@ -190,6 +197,9 @@ def load_settings(
             then to ``[CLUSTER]`` in the file, then to embedded DuckDB.
         song_data, log_data, log_jsonpath: source flags (see ``_SOURCES``).
         schema: ``--schema``; falls back to ``SPARKIFY_SCHEMA``.
+        no_sign_request: ``--no-sign-request``; falls back to
+            ``SPARKIFY_S3_NO_SIGN_REQUEST``, then to ``[S3] NO_SIGN_REQUEST``
+            (true or false, yes or no, 1 or 0), else false.
         environ: the environment (``os.environ`` when ``None``); tests pass their own.
 
     Raises:
@@ -217,6 +227,9 @@ def load_settings(
         iam_role_arn=env.get("SPARKIFY_IAM_ROLE_ARN") or cfg.get("IAM_ROLE", "ARN") or None,
         schema=schema or env.get("SPARKIFY_SCHEMA") or None,
         manifest_prefix=_manifest_prefix(env, cfg),
+        no_sign_request=(
+            no_sign_request if no_sign_request is not None else _no_sign_request(env, cfg)
+        ),
         config_file=path,
         duckdb_staging=_duckdb_staging(env),
         **sources,
@@ -261,6 +274,35 @@ def _manifest_prefix(env: Mapping[str, str], cfg: _Cfg) -> str | None:
             key=where[0],
         )
     return validate_source(value, where[0], file=where[1])
+
+
+def _no_sign_request(env: Mapping[str, str], cfg: _Cfg) -> bool:
+    value = env.get("SPARKIFY_S3_NO_SIGN_REQUEST", "").strip()
+    if value:
+        return _boolean(value, key="SPARKIFY_S3_NO_SIGN_REQUEST")
+    value = cfg.get("S3", "NO_SIGN_REQUEST") or ""
+    return bool(value) and _boolean(value, file=cfg.file, section="S3", key="NO_SIGN_REQUEST")
+
+
+_TRUE = ("true", "yes", "1")
+_FALSE = ("false", "no", "0")
+
+
+def _boolean(value: str, *, key: str, file: str | None = None, section: str | None = None) -> bool:
+    """A setting that is true or false (``true``/``yes``/``1``, ``false``/``no``/``0``).
+
+    Raises:
+        ConfigError: naming the file, section and key (or the variable) of any other value.
+    """
+    flag = value.strip().lower()
+    if flag not in _TRUE + _FALSE:
+        raise ConfigError(
+            f"must be true or false, not {value!r}",
+            file=file,
+            section=section if file else None,
+            key=key,
+        )
+    return flag in _TRUE
 
 
 class _Cfg:
@@ -358,15 +400,7 @@ def _iam_auth(url: sa.URL, region: str, env: Mapping[str, str], cfg: _Cfg) -> Ia
     host = _REDSHIFT_HOST_RE.fullmatch(url.host)
     value, where, file = _setting(env, cfg, "SPARKIFY_REDSHIFT_SERVERLESS", "SERVERLESS")
     if value is not None:
-        flag = value.lower()
-        if flag not in ("true", "false", "yes", "no", "1", "0"):
-            raise ConfigError(
-                f"must be true or false, not {value!r}",
-                file=file,
-                section="CLUSTER" if file else None,
-                key=where,
-            )
-        serverless = flag in ("true", "yes", "1")
+        serverless = _boolean(value, key=where, file=file, section="CLUSTER")
     elif host is not None:
         serverless = host["kind"].lower() == "redshift-serverless"
     else:

@@ -22,7 +22,13 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from sparkify import dialects as _dialects  # noqa: F401  (registers compile rules)
 from sparkify.config import IamAuth, Settings, backend_name
 from sparkify.ddl import set_search_path
-from sparkify.errors import ConfigError, DatabaseError, NoWarehouseError, translated
+from sparkify.errors import (
+    ConfigError,
+    DatabaseError,
+    NoWarehouseError,
+    OutdatedWarehouseError,
+    translated,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -239,8 +245,10 @@ def reading(
     """A connection to a built warehouse, driver errors translated (see ``errors.translated``).
 
     Raises:
-        NoWarehouseError: some of ``tables`` are missing from ``schema`` (or the
+        NoWarehouseError: every one of ``tables`` is missing from ``schema`` (or the
             schema itself is).
+        OutdatedWarehouseError: some of them are (a warehouse made before the
+            migration that adds them).
         DatabaseError: the database cannot be reached or refused a statement.
     """
     with translated(action, engine), engine.connect() as conn:
@@ -250,5 +258,7 @@ def reading(
             where = str(duckdb_file(engine) or describe(engine))
             if schema:
                 where = f"{where} (schema {schema})"
-            raise NoWarehouseError(where, () if len(missing) == len(tables) else missing)
+            if len(missing) == len(tables):
+                raise NoWarehouseError(where)
+            raise OutdatedWarehouseError(where, missing)
         yield conn

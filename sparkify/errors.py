@@ -8,7 +8,8 @@ the database driver's errors into them wherever a statement runs.
     SparkifyError
         ConfigError, SourceError, BadRecordError, TooManyBadRecordsError,
         DatabaseError, LoadInProgressError, FolderNotEmptyError,
-        NoWarehouseError, OutputError          (the library)
+        NoWarehouseError (OutdatedWarehouseError), UnknownRunError,
+        OutputError                            (the library)
         UnknownQuestionError, MissingExtraError (analytics)
         AwsError, InfraStateError, InfraTimeoutError (infra)
     KeyboardInterrupt
@@ -19,8 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+# SQLAlchemy is imported where a driver's error is looked at, not here: the CLI's
+# group imports this module to catch SparkifyError, and ``sparkify --help`` must
+# not pay for SQLAlchemy (issue 15: start-up).
 
 
 class SparkifyError(Exception):
@@ -126,6 +133,28 @@ class NoWarehouseError(SparkifyError):
         super().__init__(f"no warehouse at {where}{detail}: run `sparkify create-tables`")
 
 
+class OutdatedWarehouseError(NoWarehouseError):
+    """The warehouse lacks tables a command needs: made before the migration that adds them."""
+
+    def __init__(self, where: str, missing: tuple[str, ...]) -> None:
+        self.where = where
+        self.missing = missing
+        SparkifyError.__init__(
+            self,
+            f"the warehouse at {where} has no {', '.join(missing)} table: run the migrations "
+            "(`alembic upgrade head` keeps its data; `sparkify create-tables` rebuilds every "
+            "table empty)",
+        )
+
+
+class UnknownRunError(SparkifyError):
+    """No load run has the given run_id."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no load run {run_id!r} in load_runs; `sparkify runs` lists them")
+
+
 class LoadInterrupted(KeyboardInterrupt):
     """A load stopped by Ctrl-C (SIGINT), saying whether it had committed.
 
@@ -218,6 +247,8 @@ def is_interrupt(exc: BaseException) -> bool:
     ``RuntimeError("Query interrupted")`` (2.0; outside the DB-API's errors,
     so SQLAlchemy passes it on unwrapped), or its ``InterruptException``.
     """
+    import sqlalchemy as sa
+
     cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
     return type(cause).__name__ == "InterruptException" or (
         isinstance(cause, RuntimeError) and str(cause) == "Query interrupted"
@@ -247,6 +278,8 @@ def translated(action: str, engine: sa.Engine | None = None) -> Iterator[None]:
             ``DatabaseError`` is raised from the driver's error, so that a
             caller can look through it (e.g. for PostgreSQL's lock_timeout).
     """
+    import sqlalchemy as sa
+
     try:
         yield
     except SparkifyError:

@@ -3,7 +3,9 @@
     report = run(engine, settings, max_errors=0)
 
 One run is one transaction: staging and every star table commit together or
-not at all, so a failure at any step leaves the warehouse as it was.
+not at all, so a failure at any step leaves the warehouse as it was. Every run
+is kept in ``load_runs`` (:mod:`sparkify.history`): a succeeded one in that
+transaction, a failed one after its rollback.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ import time as clock
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
-from sparkify import ledger, models, transform
+from sparkify import history, ledger, models, transform
 from sparkify.config import Settings
 from sparkify.counts import table_counts
 from sparkify.errors import LoadInterrupted, is_interrupt, translated
 from sparkify.models import STAR_TABLES
-from sparkify.sources import Plan, plan_sources
+from sparkify.sources import Plan, plan_sources, sources_client
 from sparkify.staging import ErrorBudget, Progress, Stager, stager_for
 from sparkify.staging.base import NoProgress, StageResult, StepCounts
 
@@ -111,6 +113,29 @@ class LoadReport:
         """Wall seconds of the whole run."""
         return sum(self.seconds.values())
 
+    def as_dict(self, error: str | None = None) -> dict[str, Any]:
+        """The report as plain data (for JSON): ``run_id``, ``status``, every figure, ``error``.
+
+        Args:
+            error: the one-line message of the failure that ended the run, if any.
+
+        Returns:
+            ``status`` (``succeeded`` when the run committed, else ``failed``), then
+            every attribute but ``committed`` (per-table figures as objects keyed by
+            table), ``total_seconds``, and ``error`` (``None`` unless given).
+        """
+        data: dict[str, Any] = {
+            "run_id": self.run_id,
+            "status": "succeeded" if self.committed else "failed",
+        }
+        for attribute in fields(self):
+            if attribute.name not in data and attribute.name != "committed":
+                value = getattr(self, attribute.name)
+                data[attribute.name] = dict(value) if isinstance(value, dict) else value
+        data["total_seconds"] = self.total_seconds
+        data["error"] = error
+        return data
+
     @contextmanager
     def timed(self, step: str) -> Iterator[None]:
         """Add the wall time of the block to ``seconds[step]``."""
@@ -133,8 +158,12 @@ def run(
     s3: S3Client | None = None,
     plan: Plan | None = None,
     stager: Stager | None = None,
+    report: LoadReport | None = None,
 ) -> LoadReport:
     """Load the sources into staging and merge them into the star schema, in one transaction.
+
+    The run is kept in ``load_runs``: when it succeeds, in its transaction; when it
+    fails, after the rollback, before its error is raised (:mod:`sparkify.history`).
 
     Args:
         engine: the warehouse (its schema built by the migrations).
@@ -150,13 +179,19 @@ def run(
             ``lock_timeout`` seconds) instead of failing at once.
         lock_timeout: seconds to wait for another load.
         progress: receives progress (the CLI draws bars); nothing shown when ``None``.
-        s3: the boto3 S3 client for listing and reading sources (built when needed).
+        s3: the boto3 S3 client for listing and reading sources; when ``None``,
+            one is built for the ``s3://`` sources, sending unsigned requests
+            with ``settings.no_sign_request`` or when no AWS credentials are
+            found (``progress.notice`` is then told so, once).
         plan: what to consider loading; listed from ``settings`` when ``None``.
         stager: the backend's stager (chosen from ``settings`` when ``None``; the
             Redshift model tests run Redshift's on PostgreSQL).
+        report: the report to fill in, of this run's backend and mode; a caller
+            that passes its own still holds, when the run fails, its ``run_id``
+            and what it did until then. A new one when ``None``.
 
     Returns:
-        The report of the run.
+        The report of the run (its row in ``load_runs`` committed with it).
 
     Raises:
         BadRecordError: a bad record, with ``max_errors`` 0 (nothing committed).
@@ -169,12 +204,16 @@ def run(
     if mode not in ("incremental", "full"):
         raise ValueError(f"unknown load mode {mode!r}")
     progress = progress or NoProgress()
-    report = LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
+    report = report or LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
     backend = stager or stager_for(settings.backend)
-    with report.timed("plan"):
+    runs = history.Recorder(engine, report, backend.execute)
+    with runs.failures(), report.timed("plan"):
+        s3 = s3 or sources_client(settings, notify=progress.notice)
         plan = plan or plan_sources(settings, s3)
-    session = backend.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
-    with translated("the load"), _interruptible(report), session as conn:
+    session = runs.session(
+        backend.session(engine, wait=wait, timeout=lock_timeout, notify=progress.notice)
+    )
+    with runs.failures(), translated("the load"), _interruptible(report), session as conn:
         # What to stage: every object, or those the ledger has not seen as they are now.
         with report.timed("ledger"):
             known = ledger.read(conn, backend.execute) if mode == "incremental" else {}
@@ -207,6 +246,7 @@ def run(
                 insert_rows=backend.insert_rows, run=backend.execute,
             )  # fmt: skip
         report.totals = table_counts(conn, backend.execute)
+        runs.succeeded(conn)  # the run's row in load_runs, committed with it
         progress.begin_step("commit")
         with report.timed("commit"):
             conn.commit()

@@ -24,6 +24,10 @@ from sparkify import dialects as _dialects  # noqa: F401  (compile rules for IDE
 #: longest real value.
 TEXT = 512
 LONG_TEXT = 1024
+#: Redshift's longest VARCHAR: "65535 bytes (64K -1)"
+#: (https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html). The
+#: JSON text columns of ``load_runs`` use it, so the three backends hold the same text.
+MAX_TEXT = 65535
 
 #: The keys of a song record (contract, "Sources"); staging_songs has one column each.
 SONG_KEYS: tuple[str, ...] = (
@@ -299,6 +303,35 @@ class LedgerEntry(Base):
     run_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
 
 
+class LoadRun(Base):
+    """One run of the loader (``sparkify etl``, ``load.run``), succeeded or failed.
+
+    A succeeded run writes its row in the load's own transaction, before COMMIT;
+    a failed one after its rollback, in a transaction of its own (see
+    :mod:`sparkify.history`). Per-table figures are JSON text (``{"songplays": 6}``),
+    plain VARCHAR so that every backend holds the same; times are UTC.
+    DISTSTYLE EVEN like the other bookkeeping tables; SORTKEY started_at: the
+    runs are read newest first.
+    """
+
+    __tablename__ = "load_runs"
+    __table_args__ = {"redshift_diststyle": "EVEN", "redshift_sortkey": "started_at"}
+
+    run_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    started_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, nullable=False)
+    finished_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, nullable=False)
+    mode: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    backend: Mapped[str | None] = mapped_column(sa.String(16))
+    objects: Mapped[str | None] = mapped_column(text(MAX_TEXT))
+    staged: Mapped[str | None] = mapped_column(text(MAX_TEXT))
+    inserted: Mapped[str | None] = mapped_column(text(MAX_TEXT))
+    updated: Mapped[str | None] = mapped_column(text(MAX_TEXT))
+    skipped: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    seconds: Mapped[str | None] = mapped_column(text(MAX_TEXT))
+    error: Mapped[str | None] = mapped_column(text(LONG_TEXT))
+
+
 metadata = Base.metadata
 
 
@@ -317,6 +350,7 @@ artists = _table(Artist)
 time = _table(Time)
 load_errors = _table(LoadError)
 load_ledger = _table(LedgerEntry)
+load_runs = _table(LoadRun)
 
 STAGING_TABLES = (staging_events, staging_songs)
 STAR_TABLES = (songplays, users, songs, artists, time)

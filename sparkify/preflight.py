@@ -11,7 +11,7 @@ local sources alike.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from sparkify.sources import (
     list_sources,
     parse_jsonpaths,
     read_one,
-    s3_client,
+    sources_client,
     split_s3_uri,
 )
 from sparkify.staging.records import NESTED_TOO_DEEPLY, NOT_AN_OBJECT, split_records
@@ -87,21 +87,31 @@ class PreflightReport:
         )
 
 
-def check_sources(settings: Settings, *, client: S3Client | None = None) -> PreflightReport:
+def check_sources(
+    settings: Settings,
+    *,
+    client: S3Client | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> PreflightReport:
     """Check the configured sources: listings, samples, JSONPaths file, bucket regions.
 
     Args:
-        settings: ``song_data``, ``log_data``, ``log_jsonpath`` and ``region`` are used.
-        client: S3 client; made with :func:`~sparkify.sources.s3_client` for
-            ``settings.region`` when a source is on S3.
+        settings: ``song_data``, ``log_data``, ``log_jsonpath``, ``region`` and
+            ``no_sign_request`` are used.
+        client: S3 client; made with :func:`~sparkify.sources.sources_client`
+            for ``settings.region`` when a source is on S3 (unsigned with
+            ``settings.no_sign_request`` or when no AWS credentials are found).
+        notify: told once when the sources are read unsigned for want of credentials.
 
     Returns:
         The report; it never raises for a source problem.
     """
-    uris = (settings.song_data, settings.log_data, settings.log_jsonpath, settings.manifest_prefix)
-    if client is None and any(uri and is_s3(uri) for uri in uris):
-        client = s3_client(settings.region)
     checks: list[Check] = []
+    if client is None:
+        try:
+            client = sources_client(settings, notify=notify)
+        except SourceError as exc:
+            return PreflightReport((Check("AWS credentials", False, str(exc)),))
     reached: set[str] = set()  # buckets that answered
 
     listings: dict[str, list[SourceObject]] = {}

@@ -89,6 +89,11 @@ class CheckResult:
     detail: str
     failing_rows: int
 
+    @property
+    def table(self) -> str:
+        """The table the check is about: its name's second part (``unique.users.user_id``)."""
+        return self.name.split(".")[1]
+
 
 def null_keys(table: sa.Table, column: str) -> sa.Select[Any]:
     """Count the rows of ``table`` whose ``column`` is NULL."""

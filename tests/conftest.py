@@ -113,3 +113,83 @@ def s3_bucket(aws_env: str) -> str:
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
     )
     return name
+
+
+#: Where boto3's credential chain looks, besides the shared files and instance metadata.
+AWS_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+)
+
+
+@pytest.fixture
+def no_aws_credentials(aws_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """moto's server as S3, with nothing boto3's credential chain could find.
+
+    The credential variables are unset, the shared credentials and config files
+    are empty ones, and instance metadata is off (no 1 s timeout waiting for it).
+    """
+    for name in AWS_CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "empty-aws-file"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    assert boto3.Session().get_credentials() is None, "credentials still found"
+    return aws_env
+
+
+def _bucket_of_sources(tmp_path: Path, *, public: bool) -> str:
+    """A new bucket holding the contract fixture under ``udacity/``; public or not."""
+    import json
+
+    import boto3
+
+    from tests import contract_fixtures as fx
+
+    name = f"sparkify-{'public' if public else 'private'}-{uuid.uuid4().hex[:10]}"
+    client = boto3.client("s3", region_name="us-west-2")
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    root = tmp_path / name
+    fx.write_sources(root)
+    fx.upload_tree(root, name, "udacity/")
+    if public:
+        # What a bucket of public data says: anyone may list it and read its objects.
+        statements = [
+            {"Effect": "Allow", "Principal": "*", "Action": action, "Resource": resource}
+            for action, resource in (
+                ("s3:GetObject", f"arn:aws:s3:::{name}/*"),
+                ("s3:ListBucket", f"arn:aws:s3:::{name}"),
+            )
+        ]
+        policy = {"Version": "2012-10-17", "Statement": statements}
+        client.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+    return name
+
+
+@pytest.fixture
+def public_bucket(aws_env: str, tmp_path: Path) -> str:
+    """A bucket whose policy lets anyone (Principal "*") list it and get its objects.
+
+    It holds the contract fixture's sources under ``udacity/`` (``song_data/``,
+    ``log_data/``, ``log_json_path.json``).
+    """
+    return _bucket_of_sources(tmp_path, public=True)
+
+
+@pytest.fixture
+def private_bucket(aws_env: str, tmp_path: Path) -> str:
+    """The same sources in a bucket with no policy: its objects are not public."""
+    return _bucket_of_sources(tmp_path, public=False)

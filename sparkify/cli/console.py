@@ -6,9 +6,11 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from sparkify.errors import LoadInterrupted, SparkifyError
 
@@ -18,7 +20,48 @@ if TYPE_CHECKING:
 #: Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
 INTERRUPTED = 130
 
-console = Console(highlight=False)
+#: How wide stdout is when it is not a terminal: wider than any line sparkify prints,
+#: so that a table piped or redirected keeps its full width (lines end where they end).
+PIPED_WIDTH = 1_000_000
+
+
+class StdoutConsole(Console):
+    """The console of stdout: in a terminal as wide as it, elsewhere never cutting a table.
+
+    rich sizes its output to the terminal, or to 80 columns when there is none,
+    and cuts what does not fit (``staging_so…``, ``93,630,2…``): that is for
+    eyes. Piped or redirected, the output is for programs and files: every
+    table and line gets the width it needs.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """The terminal's size; when stdout is not one, :data:`PIPED_WIDTH` columns."""
+        found = super().size
+        if self.is_terminal:
+            return found
+        return ConsoleDimensions(PIPED_WIDTH, found.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        """Print as rich does; not in a terminal, a table is as wide as its title too.
+
+        rich wraps a title to its table's width (``Row counts on postg`` /
+        ``res@...``): piped, the table widens to hold it on one line.
+        """
+        if not self.is_terminal:
+            for table in objects:
+                if isinstance(table, Table) and table.title is not None:
+                    title = table.title
+                    text = Text.from_markup(title) if isinstance(title, str) else title
+                    table.min_width = max(table.min_width or 0, cell_len(text.plain))
+        super().print(*objects, **options)
+
+
+console = StdoutConsole(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
@@ -29,13 +72,20 @@ class SparkifyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SparkifyError as exc:
-            _error_line(str(exc))
+            _error_line(error_message(exc))
             sys.exit(1)
         except KeyboardInterrupt as exc:
-            # A load says whether it committed (LoadInterrupted); anything else
-            # only reads, or has not begun to write.
-            _error_line(str(exc) if isinstance(exc, LoadInterrupted) else "interrupted")
+            _error_line(error_message(exc))
             sys.exit(INTERRUPTED)
+
+
+def error_message(exc: SparkifyError | KeyboardInterrupt) -> str:
+    """The one-line message of a failure, as the ``error:`` line gives it."""
+    if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, LoadInterrupted):
+        # A load says whether it committed (LoadInterrupted); anything else
+        # only reads, or has not begun to write.
+        return "interrupted"
+    return str(exc)
 
 
 def _error_line(message: str) -> None:

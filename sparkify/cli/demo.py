@@ -10,19 +10,23 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sparkify import analytics, load, quality, schema
 from sparkify.cli.console import cell, console, err_console, print_report
 from sparkify.cli.progress import RichProgress
-from sparkify.config import load_settings
-from sparkify.db import engine_for_url
 from sparkify.errors import FolderNotEmptyError
-from sparkify.generate import GenerateReport, generate
+
+if TYPE_CHECKING:
+    from sparkify import analytics, load, quality
+    from sparkify.generate import GenerateReport
+
+# The library (SQLAlchemy, Alembic, DuckDB) is imported inside the functions:
+# ``sparkify demo --help`` needs none of it (see the package's docstring).
 
 DEFAULT_EVENTS = 200_000
 DEFAULT_SONGS = 10_000
@@ -54,6 +58,8 @@ def generate_with_progress(
     err: Console,
 ) -> GenerateReport:
     """:func:`sparkify.generate.generate` with a progress bar of events written."""
+    from sparkify.generate import generate
+
     with Progress(
         TextColumn("generating events"),
         BarColumn(),
@@ -87,6 +93,10 @@ def run_demo(
 
     The folder's ``song_data/``, ``log_data/`` and DuckDB file are replaced.
     """
+    from sparkify import analytics, load, quality, schema
+    from sparkify.config import load_settings
+    from sparkify.db import engine_for_url
+
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     for stale in ("song_data", "log_data"):

@@ -6,21 +6,28 @@ DuckDB file behind, and Ctrl-C during ``etl`` says whether the load committed.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import sqlalchemy as sa
 
-from sparkify import load, schema
-from sparkify.cli.console import console, err_console, notice, print_report
+from sparkify.cli.console import console, err_console, error_message, notice, print_report
 from sparkify.cli.options import lock_options, settings_options
+from sparkify.cli.output import Format, emit_csv, emit_json, format_option
 from sparkify.cli.progress import RichProgress
-from sparkify.config import Settings
-from sparkify.db import create_engine, describe, duckdb_file, require_duckdb_file
-from sparkify.errors import LoadInterrupted, translated
-from sparkify.models import load_ledger
+from sparkify.errors import LoadInterrupted, SparkifyError, translated
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from sparkify.config import Settings
+    from sparkify.load import LoadReport
+
+# The library (SQLAlchemy, Alembic, the drivers) is imported inside the commands:
+# ``sparkify etl --help`` needs none of it (see the package's docstring).
 
 
 @click.command("create-tables")
@@ -32,6 +39,9 @@ def create_tables(settings: Settings, wait: bool, lock_timeout: float) -> None:
     The warehouse's load lock is taken first, as a load takes it: a load in
     progress finishes before its tables are dropped.
     """
+    from sparkify import schema
+    from sparkify.db import create_engine, describe, duckdb_file
+
     engine = create_engine(settings)
     with _no_new_file(duckdb_file(engine)):
         try:
@@ -94,6 +104,7 @@ def _no_new_file(path: Path | None) -> Iterator[None]:
     default=None,
     help="Show progress bars (default: when stderr is a terminal).",
 )
+@format_option
 def etl(
     settings: Settings,
     incremental: bool,
@@ -101,41 +112,122 @@ def etl(
     wait: bool,
     lock_timeout: float,
     progress: bool | None,
+    fmt: Format,
 ) -> None:
     """Load the sources into staging and merge them into the star schema, in one transaction."""
+    from sparkify import load
+
+    mode: load.Mode = "incremental" if incremental else "full"
+    # The command's own report: a failed run still has its run_id and figures to print.
+    report = load.LoadReport(run_id=uuid.uuid4().hex, backend=settings.backend, mode=mode)
+    try:
+        _load(settings, report, max_errors, wait, lock_timeout, progress)
+    except (SparkifyError, KeyboardInterrupt) as exc:
+        if isinstance(exc, LoadInterrupted):
+            report.committed = exc.committed  # the ledger's word when COMMIT was cut short
+        if fmt == "json":
+            emit_json(report.as_dict(error=error_message(exc)))
+        raise
+    try:
+        if fmt == "json":
+            emit_json(report.as_dict())
+        elif fmt == "csv":
+            emit_csv(_report_rows(report), REPORT_COLUMNS)
+        else:
+            print_report(report)
+    except KeyboardInterrupt as exc:
+        raise LoadInterrupted(report.run_id, committed=True) from exc
+
+
+def _load(
+    settings: Settings,
+    report: LoadReport,
+    max_errors: int,
+    wait: bool,
+    lock_timeout: float,
+    progress: bool | None,
+) -> None:
+    """Run the load into ``report``, progress bars on stderr.
+
+    Raises:
+        LoadInterrupted: Ctrl-C, saying whether the run committed (after a Ctrl-C
+            during COMMIT, as the load ledger tells).
+    """
+    from sparkify import load
+    from sparkify.db import create_engine, require_duckdb_file
+
     engine = create_engine(settings)
     show = err_console.is_terminal if progress is None else progress
-    report: load.LoadReport | None = None
     try:
         try:
             # A missing DuckDB file would be created empty, then the load would fail.
             require_duckdb_file(engine)
             with translated("the load", engine), RichProgress(err_console, enabled=show) as bars:
-                report = load.run(
+                load.run(
                     engine,
                     settings,
-                    mode="incremental" if incremental else "full",
+                    mode=report.mode,
                     max_errors=max_errors,
                     wait=wait,
                     lock_timeout=lock_timeout,
                     progress=bars,
+                    report=report,
                 )
         finally:
             engine.dispose()
-        print_report(report)
     except LoadInterrupted as exc:
         if exc.committed:
             raise
         # Ctrl-C during COMMIT: the database may have finished it. Its ledger knows.
         raise LoadInterrupted(exc.run_id, committed=_run_committed(engine, exc.run_id)) from exc
-    except KeyboardInterrupt as exc:
-        if report is None:
-            raise
-        raise LoadInterrupted(report.run_id, committed=True) from exc
+
+
+#: The columns of ``etl --format csv``: one row per table; a staging table has no
+#: inserted or updated rows, a star table no objects or bytes (empty fields).
+REPORT_COLUMNS = (
+    "run_id",
+    "table",
+    "objects",
+    "new_objects",
+    "changed_objects",
+    "skipped_objects",
+    "bytes",
+    "staged",
+    "inserted",
+    "updated",
+    "total",
+)
+
+
+def _report_rows(report: LoadReport) -> list[tuple[object, ...]]:
+    """One row of :data:`REPORT_COLUMNS` per staging and star table of the report."""
+    from sparkify.models import STAGING_TABLES
+
+    staging_names = {table.name for table in STAGING_TABLES}
+    rows: list[tuple[object, ...]] = []
+    for name, total in report.totals.items():
+        if name in staging_names:
+            staging = (
+                report.objects.get(name, 0),
+                report.new_objects.get(name, 0),
+                report.changed_objects.get(name, 0),
+                report.skipped_objects.get(name, 0),
+                report.bytes.get(name, 0),
+                report.staged.get(name, 0),
+            )
+            rows.append((report.run_id, name, *staging, None, None, total))
+        else:
+            star = (report.inserted.get(name, 0), report.updated.get(name, 0))
+            rows.append((report.run_id, name, *(None,) * 6, *star, total))
+    return rows
 
 
 def _run_committed(engine: sa.Engine, run_id: str) -> bool:
     """Whether the load ledger holds rows of ``run_id`` (it committed); ``False`` when unsure."""
+    import sqlalchemy as sa
+
+    from sparkify.models import load_ledger
+
     query = sa.select(load_ledger.c.run_id).where(load_ledger.c.run_id == run_id).limit(1)
     try:
         with engine.connect() as conn:

@@ -9,13 +9,15 @@ from typing import Any, TypeVar
 
 import click
 
-from sparkify import load
-from sparkify.config import load_settings
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The longest --lock-timeout: a week (FloatRange refuses inf only below a bound).
 LOCK_TIMEOUT_MAX = 7 * 24 * 3600.0
+
+#: --lock-timeout's default: the library's ``sparkify.load.DEFAULT_LOCK_TIMEOUT``, written
+#: here because importing sparkify.load (SQLAlchemy, boto3, the drivers) to show a
+#: command's --help would cost a third of a second; a unit test keeps the two equal.
+LOCK_TIMEOUT_DEFAULT = 3600.0
 
 
 def _a_number(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -38,7 +40,7 @@ _LOCK_OPTIONS = (
         "--lock-timeout",
         type=click.FloatRange(min=0, max=LOCK_TIMEOUT_MAX),
         callback=_a_number,
-        default=load.DEFAULT_LOCK_TIMEOUT,
+        default=LOCK_TIMEOUT_DEFAULT,
         show_default=True,
         metavar="SECONDS",
         help="How long --wait waits (on Redshift, the statement_timeout of the LOCK on "
@@ -55,7 +57,8 @@ def lock_options(command: F) -> F:
 
 
 def settings_options(func: F) -> F:
-    """Add the settings flags (--config, --database-url, sources, --schema) to a command.
+    """Add the settings flags (--config, --database-url, sources, --schema,
+    --no-sign-request) to a command.
 
     The command receives a resolved ``settings: Settings`` argument instead.
     """
@@ -82,6 +85,15 @@ def settings_options(func: F) -> F:
         metavar="NAME",
         help="Schema of the tables (default: SPARKIFY_SCHEMA, else the database's).",
     )
+    @click.option(
+        "--no-sign-request",
+        is_flag=True,
+        default=None,
+        help="Read s3:// sources anonymously (unsigned requests, as aws s3 --no-sign-request) "
+        "even when AWS credentials are found (default: SPARKIFY_S3_NO_SIGN_REQUEST, dwh.cfg "
+        "[S3] NO_SIGN_REQUEST; with no credentials found, reads are unsigned anyway). "
+        "Redshift's COPY always uses the cluster's IAM role.",
+    )
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -91,8 +103,11 @@ def settings_options(func: F) -> F:
         log_data: str | None,
         log_jsonpath: str | None,
         schema_name: str | None,
+        no_sign_request: bool | None,
         **kwargs: Any,
     ) -> Any:
+        from sparkify.config import load_settings  # SQLAlchemy: not for --help
+
         settings = load_settings(
             config_file=config_file,
             database_url=database_url,
@@ -100,6 +115,7 @@ def settings_options(func: F) -> F:
             log_data=log_data,
             log_jsonpath=log_jsonpath,
             schema=schema_name,
+            no_sign_request=no_sign_request,
         )
         return func(*args, settings=settings, **kwargs)
 

@@ -4,8 +4,9 @@ The bottom of the load's corridor: it imports only :mod:`sparkify.config`,
 :mod:`sparkify.errors`, :mod:`sparkify.models` and third-party code, so the
 ledger and staging stand on it (a unit test checks the direction).
 
-* :mod:`~sparkify.sources.s3` — the S3 client, ``s3://`` URIs, bucket regions,
-  and S3's errors as one-line reasons free of credentials;
+* :mod:`~sparkify.sources.s3` — the S3 client (unsigned for public data when
+  no credentials are found or ``NO_SIGN_REQUEST`` says so), ``s3://`` URIs,
+  bucket regions, and S3's errors as one-line reasons free of credentials;
 * :mod:`~sparkify.sources.listing` — what a source is, listing a prefix or
   folder, and the packed :class:`Listing`;
 * :mod:`~sparkify.sources.reading` — reading objects whole, many GETs in
@@ -43,7 +44,9 @@ from sparkify.sources.s3 import (
     MAX_ATTEMPTS,
     bucket_region,
     is_s3,
+    is_unsigned,
     s3_client,
+    sources_client,
     split_s3_uri,
 )
 
@@ -63,6 +66,7 @@ __all__ = [
     "copy_to_file",
     "getters",
     "is_s3",
+    "is_unsigned",
     "iter_sources",
     "list_sources",
     "parse_jsonpaths",
@@ -72,6 +76,7 @@ __all__ = [
     "read_sources",
     "runs",
     "s3_client",
+    "sources_client",
     "split_s3_uri",
     "stream_sources",
     "unchanged",

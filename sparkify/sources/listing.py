@@ -235,7 +235,7 @@ def _iter_s3(prefix: str, client: S3Client, suffix: str, page_size: int) -> Iter
                     others += 1
                     other_example = other_example or f"s3://{bucket}/{name}"
     except (ClientError, BotoCoreError) as exc:
-        raise SourceError(prefix, s3_reason(exc, bucket, "list")) from None
+        raise SourceError(prefix, s3_reason(exc, bucket, "list", client=client)) from None
     if found:
         return
     if others:
@@ -257,9 +257,9 @@ def _head(client: S3Client, bucket: str, key: str) -> SourceObject | None:
     except ClientError as exc:
         if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
             return None
-        raise SourceError(uri, s3_reason(exc, bucket, "read")) from None
+        raise SourceError(uri, s3_reason(exc, bucket, "read", client=client)) from None
     except BotoCoreError as exc:
-        raise SourceError(uri, s3_reason(exc, bucket, "read")) from None
+        raise SourceError(uri, s3_reason(exc, bucket, "read", client=client)) from None
     return SourceObject(uri=uri, size=head["ContentLength"], etag=head["ETag"].strip('"'))
 
 

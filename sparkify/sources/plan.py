@@ -18,6 +18,7 @@ from sparkify.models import EVENT_KEYS, staging_events, staging_songs
 from sparkify.sources.jsonpaths import JsonPath, parse_jsonpaths
 from sparkify.sources.listing import Listing, SourceObject, iter_sources
 from sparkify.sources.reading import read_one
+from sparkify.sources.s3 import sources_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -67,12 +68,16 @@ class Plan:
 def plan_sources(settings: Settings, client: S3Client | None = None) -> Plan:
     """List every source object and read the JSONPaths file.
 
+    Without a ``client``, one is made by :func:`~sparkify.sources.s3.sources_client`
+    (unsigned with ``settings.no_sign_request`` or when no AWS credentials are found).
+
     Raises:
         SourceError: a prefix is missing or empty, or the JSONPaths file is unusable:
             it must map the contract's log keys to the staging_events columns in
             order (:func:`~sparkify.sources.jsonpaths.parse_jsonpaths`), before
             anything is staged.
     """
+    client = client or sources_client(settings)
     raw = read_one(settings.log_jsonpath, client=client)
     paths = parse_jsonpaths(raw, settings.log_jsonpath, table=staging_events, keys=EVENT_KEYS)
     return Plan(

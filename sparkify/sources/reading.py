@@ -129,7 +129,7 @@ def _get(client: S3Client, obj: SourceObject) -> bytes:
         response = client.get_object(**kwargs)
         return response["Body"].read()
     except (ClientError, BotoCoreError) as exc:
-        raise SourceError(obj.uri, s3_reason(exc, bucket, "read")) from None
+        raise SourceError(obj.uri, s3_reason(exc, bucket, "read", client=client)) from None
 
 
 def _open_regular(path: str) -> BinaryIO:
@@ -232,7 +232,7 @@ def _blocks(obj: SourceObject, client: S3Client | None, block_size: int) -> Iter
         body = client.get_object(**kwargs)["Body"]
         yield from body.iter_chunks(block_size)
     except (ClientError, BotoCoreError) as exc:
-        raise SourceError(obj.uri, s3_reason(exc, bucket, "read")) from None
+        raise SourceError(obj.uri, s3_reason(exc, bucket, "read", client=client)) from None
 
 
 def _local_blocks(obj: SourceObject, block_size: int) -> Iterator[bytes]:

@@ -3,16 +3,22 @@ one-line reasons for S3's errors that never carry a credential.
 
 boto3 reads ``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_S3``) by itself, which
 is how the tests point it at moto's server.
+
+Public data needs no AWS account: :func:`sources_client` reads the sources
+unsigned (anonymously, as ``aws s3 --no-sign-request`` does) when no credentials
+are found, or always with ``[S3] NO_SIGN_REQUEST``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.loaders
 import botocore.session
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -27,6 +33,8 @@ from sparkify.errors import SourceError
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from sparkify.config import Settings
+
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_POOL_SIZE",
@@ -34,9 +42,11 @@ __all__ = [
     "bucket_region",
     "error_code",
     "is_s3",
+    "is_unsigned",
     "pool_size",
     "s3_client",
     "s3_reason",
+    "sources_client",
     "split_s3_uri",
 ]
 
@@ -98,6 +108,7 @@ def s3_client(
     region: str | None = None,
     *,
     max_pool_connections: int = DEFAULT_POOL_SIZE,
+    unsigned: bool | None = False,
 ) -> S3Client:
     """A boto3 S3 client for reading sources.
 
@@ -109,9 +120,19 @@ def s3_client(
             (``AWS_DEFAULT_REGION``, the profile...).
         max_pool_connections: HTTP connections kept; at least the largest
             ``max_in_flight`` the client will serve.
+        unsigned: ``False`` signs every request with boto3's credential chain
+            (none found: each request fails with "no AWS credentials found");
+            ``True`` signs none (anonymous requests, botocore's ``UNSIGNED``:
+            the credential chain is not even consulted); ``None`` signs when the
+            chain finds credentials and sends unsigned requests when it finds
+            none (see :func:`is_unsigned`).
 
     Returns:
         A thread-safe client with standard retries (``MAX_ATTEMPTS`` attempts).
+
+    Raises:
+        BotoCoreError: with ``unsigned=None``, credentials that are configured
+            but unusable (e.g. an access key id without its secret).
     """
     config = Config(
         retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
@@ -125,9 +146,64 @@ def s3_client(
             _loader = botocore.loaders.create_loader()
         core = botocore.session.Session()
         core.register_component("data_loader", _loader)
-        return boto3.session.Session(botocore_session=core).client(
-            "s3", region_name=region, config=config
+    # The session keeps the credentials it finds, so the client below does not
+    # look them up again; finding none is botocore's own answer (None).
+    if unsigned or (unsigned is None and core.get_credentials() is None):
+        config = config.merge(Config(signature_version=UNSIGNED))
+    return boto3.session.Session(botocore_session=core).client(
+        "s3", region_name=region, config=config
+    )
+
+
+def is_unsigned(client: S3Client | None) -> bool:
+    """Whether ``client`` sends its requests unsigned (anonymously)."""
+    config = None if client is None else client.meta.config
+    return getattr(config, "signature_version", None) is UNSIGNED
+
+
+def _source_buckets(settings: Settings) -> list[str]:
+    """The buckets of the ``s3://`` sources (song_data, log_data, log_jsonpath), in order."""
+    buckets: list[str] = []
+    for uri in (settings.song_data, settings.log_data, settings.log_jsonpath):
+        if is_s3(uri) and (bucket := split_s3_uri(uri)[0]) not in buckets:
+            buckets.append(bucket)
+    return buckets
+
+
+def sources_client(
+    settings: Settings,
+    *,
+    notify: Callable[[str], None] | None = None,
+    max_pool_connections: int = DEFAULT_POOL_SIZE,
+) -> S3Client | None:
+    """The client that reads the settings' ``s3://`` sources; ``None`` when none is on S3.
+
+    Requests are signed with boto3's credential chain. With
+    ``settings.no_sign_request`` they never are; without it, when the chain
+    finds no credentials, they are sent unsigned, as anonymous requests, which
+    a bucket that allows public reads answers (``aws s3 --no-sign-request``).
+    ``notify`` is then told so, once for this client.
+
+    Raises:
+        SourceError: naming the first ``s3://`` source, when credentials are
+            configured but unusable.
+    """
+    uris = (settings.song_data, settings.log_data, settings.log_jsonpath, settings.manifest_prefix)
+    first = next((uri for uri in uris if uri and is_s3(uri)), None)
+    if first is None:
+        return None
+    try:
+        client = s3_client(
+            settings.region,
+            max_pool_connections=max_pool_connections,
+            unsigned=True if settings.no_sign_request else None,
         )
+    except BotoCoreError as exc:
+        raise SourceError(first, s3_reason(exc, split_s3_uri(first)[0], "read")) from None
+    if notify is not None and is_unsigned(client) and not settings.no_sign_request:
+        where = ", ".join(f"s3://{bucket}" for bucket in _source_buckets(settings))
+        notify(f"no AWS credentials found: reading {where or first} unsigned (anonymously)")
+    return client
 
 
 def pool_size(client: S3Client) -> int:
@@ -156,9 +232,9 @@ def bucket_region(bucket: str, *, client: S3Client | None = None) -> str:
     except ClientError as exc:
         region = _headers(exc.response).get("x-amz-bucket-region")
         if not region:
-            raise SourceError(uri, s3_reason(exc, bucket, "list")) from None
+            raise SourceError(uri, s3_reason(exc, bucket, "list", client=client)) from None
     except BotoCoreError as exc:
-        raise SourceError(uri, s3_reason(exc, bucket, "list")) from None
+        raise SourceError(uri, s3_reason(exc, bucket, "list", client=client)) from None
     if not region:
         raise SourceError(uri, "S3 did not say which region the bucket is in")
     return str(region)
@@ -177,13 +253,23 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def s3_reason(exc: ClientError | BotoCoreError, bucket: str, action: str) -> str:
+def s3_reason(
+    exc: ClientError | BotoCoreError,
+    bucket: str,
+    action: str,
+    *,
+    client: S3Client | None = None,
+) -> str:
     """A one-line reason for an S3 failure, free of credentials.
 
     Only the error code, S3's message and a few named fields are used: error
-    bodies may echo the access key id or the string to sign.
+    bodies may echo the access key id or the string to sign. When ``client``
+    (the one that failed) sends unsigned requests, a refusal says how to sign.
     """
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+    if isinstance(exc, PartialCredentialsError):
+        # "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY": names, no values.
+        return f"incomplete AWS credentials ({exc})"
+    if isinstance(exc, NoCredentialsError):
         return (
             "no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY)"
@@ -202,6 +288,13 @@ def s3_reason(exc: ClientError | BotoCoreError, bucket: str, action: str) -> str
         return f"no such bucket {bucket!r}"
     if code in ("NoSuchKey", "404", "NotFound"):
         return "no such object"
+    if code in _DENIED_CODES and is_unsigned(client):
+        return (
+            f"access denied to an anonymous (unsigned) request: bucket {bucket!r} does not "
+            f"allow public {permission}; to read it, configure AWS credentials (AWS_PROFILE, "
+            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and leave --no-sign-request "
+            "([S3] NO_SIGN_REQUEST, SPARKIFY_S3_NO_SIGN_REQUEST) unset"
+        )
     if code in _DENIED_CODES:
         return f"access denied: the credentials lack {permission} on bucket {bucket!r}"
     if code in _CREDENTIAL_CODES:

@@ -34,7 +34,7 @@ from sparkify.errors import (
     TooManyBadRecordsError,
 )
 from sparkify.execute import execute_redshift, send_text
-from sparkify.sources import Plan, TableSources, is_s3, s3_client, split_s3_uri
+from sparkify.sources import Plan, TableSources, is_s3, is_unsigned, s3_client, split_s3_uri
 from sparkify.staging.base import ErrorBudget, LockingStager, Progress, StageResult
 from sparkify.staging.redshift_copy import (
     MAXERROR_LIMIT,
@@ -226,7 +226,10 @@ class RedshiftStager(LockingStager):
                 key="MANIFEST_PREFIX",
             )
         uri = f"{folder(settings.manifest_prefix)}{run_id}/{sources.table.name}.manifest"
-        write_manifest(uri, manifest_document(sources), client)
+        # Sources may be read unsigned (public data), but a manifest is written:
+        # that request is signed with the credentials found, whatever the reads do.
+        writer = s3_client(settings.region) if is_unsigned(client) else client
+        write_manifest(uri, manifest_document(sources), writer)
         return uri, True
 
 

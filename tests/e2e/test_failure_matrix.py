@@ -2,7 +2,8 @@
 
 The README promises that a failure the user can act on prints one line
 starting with ``error:`` and exits 1 (130 after Ctrl-C): no traceback, no
-password, no file created, no table changed. Each case below sets a failure up
+password, no file created, no table changed (but for the one row a failed ``etl``
+leaves in ``load_runs``, where it can write it). Each case below sets a failure up
 (a closed port, a database or schema that does not exist, a DuckDB path in a
 missing folder, a file that is read-only or not DuckDB, bad URL options, a
 malformed port, a file locked by a running load, a warehouse not built, an
@@ -33,7 +34,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sparkify import load
+from sparkify import history, load
 from sparkify.db import engine_for_url
 from sparkify.models import load_ledger, songplays
 from tests import contract_fixtures as fx
@@ -46,8 +47,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The password every PostgreSQL URL carries (the local server trusts loopback,
 #: so it is never checked): it must never appear in any output.
 SECRET = "pw-S3cret-7f3a"
-COMMANDS = ("etl", "counts", "check", "analyze", "create-tables")
-READERS = ("counts", "check", "analyze")
+COMMANDS = ("etl", "counts", "check", "analyze", "report", "create-tables")
+READERS = ("counts", "check", "analyze", "report")
 
 
 @dataclass
@@ -73,6 +74,7 @@ class World:
     expected: dict[str, list[tuple[Any, ...]]]  # the loaded warehouse's tables
     pg_url: sa.URL  # the session's database, with SECRET as password
     pg_schema: str  # a schema there with the fixture loaded
+    reports: Path  # where `sparkify report` writes, outside every case's folder
 
     def source_args(self, **replace: str) -> list[str]:
         paths = {name: str(path) for name, path in self.sources.items()}
@@ -113,6 +115,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, pg_url: sa.URL) -> Iterator[
         expected=expected,
         pg_url=pg_url.set(password=SECRET),
         pg_schema=name,
+        reports=root / "reports",
     )
 
 
@@ -199,10 +202,14 @@ def every(
 
     The commands that take the load lock (etl, create-tables) get ``--no-wait``:
     their waiting is tested in tests/integration/test_commands_during_a_load.py.
+    ``report`` writes a file of its own in ``world.reports`` (which must not appear
+    when it fails).
     """
+    world.reports.mkdir(exist_ok=True)
     return [
         [
             c,
+            *([str(world.reports / f"{uuid.uuid4().hex}.html")] if c == "report" else []),
             *args,
             *([*world.source_args(), "--no-wait", *etl] if c == "etl" else []),
             *(["--no-wait"] if c == "create-tables" else []),
@@ -327,6 +334,11 @@ def duckdb_scene(world: World, kind: str, folder: Path) -> Scene:
         tricky = folder / "a[" / "x]" / "[bold]songs[/bold]"
         present = fx.write_sources(folder / "b[" / "x]" / "[bold]here")
         copy = duckdb_copies(world, folder, ("etl",))["etl"]
+
+        def after(outcomes: list[Outcome]) -> None:
+            markup_shown_as_text(outcomes, tricky, present)
+            only_a_failed_run_recorded(world, copy, str(tricky))
+
         return Scene(
             [
                 ["etl", "--database-url", url(copy), *world.source_args(song_data=str(tricky))],
@@ -335,7 +347,8 @@ def duckdb_scene(world: World, kind: str, folder: Path) -> Scene:
             ],
             expect_code=[1, 1, 0],
             reports=(1,),
-            after=lambda outcomes: markup_shown_as_text(outcomes, tricky, present),
+            after=after,
+            ignore=("etl.duckdb",),  # its load_runs row: checked by only_a_failed_run_recorded
         )
     raise AssertionError(kind)
 
@@ -347,6 +360,20 @@ def markup_shown_as_text(outcomes: list[Outcome], tricky: Path, present: dict[st
     assert str(tricky) in missing.out.replace("\n", ""), missing.out
     assert "FAIL" in missing.out and not missing.err.strip(), missing
     assert "[bold]here" in ok.out, ok.out
+
+
+def only_a_failed_run_recorded(world: World, database: Path, text: str) -> None:
+    """The warehouse is as it was but for one more row in load_runs: a failed run's."""
+    engine = engine_for_url(f"duckdb:///{database}")
+    try:
+        assert star_snapshot(engine) == world.expected
+        with engine.connect() as conn:
+            runs = history.recent(conn)
+    finally:
+        engine.dispose()
+    newest, *older = runs
+    assert newest.status == "failed" and text in str(newest.error), newest
+    assert [run.status for run in older] == ["succeeded"]  # the world's own load
 
 
 def make_read_only(path: Path) -> None:
@@ -480,6 +507,8 @@ def test_every_command_fails_in_one_error_line_and_changes_nothing(
         codes = scene.expect_code or [1] * len(outcomes)
         for i, (outcome, code) in enumerate(zip(outcomes, codes, strict=True)):
             assert_promises(outcome, code, scene.expect_text, report=i in scene.reports)
+            if outcome.args[0] == "report":
+                assert Path(outcome.args[1]).exists() == (code == 0), outcome
         if scene.after:
             scene.after(outcomes)
         ignored = set(scene.ignore)
@@ -576,15 +605,19 @@ def interrupted_load(world: World, backend: str, point: str, folder: Path, pg_ur
     with engine.connect() as conn:
         run_ids = set(conn.execute(sa.select(load_ledger.c.run_id)).scalars())
         plays = conn.execute(sa.select(sa.func.count()).select_from(songplays)).scalar_one()
+        (run,) = history.recent(conn)
     if committed:
         said = re.search(r"run_id (\w+)", err)
         assert said is not None and run_ids == {said.group(1)}, (run_ids, err)
+        assert (run.run_id, run.status) == (said.group(1), "succeeded")
         # The same rows as an uninterrupted load (counted: the backends' types differ).
         counts = {name: len(rows) for name, rows in star_snapshot(engine).items()}
         assert counts == {name: len(rows) for name, rows in world.expected.items()}
     else:
         assert not run_ids and plays == 0
         assert all(not rows for rows in star_snapshot(engine).values())
+        # Ctrl-C is recorded, after the rollback: the run's one row.
+        assert (run.status, run.error) == ("failed", "interrupted: nothing was committed")
     engine.dispose()
 
 

@@ -18,11 +18,8 @@ The plays (UTC; weekday 0 = Sunday):
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import importlib.util
-import io
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -323,41 +320,6 @@ LEVELS = Answer(
     [("paid", 6, 0.6), ("free", 4, 0.4)],
 )
 HOURS = Answer("hours", "Plays by hour of day (UTC)", ["hour", "plays"], [(0, 1), (20, 3)])
-
-
-def test_answers_render_as_json_objects_keyed_by_column() -> None:
-    document = json.loads(analytics.answers_to_json([LEVELS, HOURS]))
-    assert document == [
-        {
-            "name": "levels",
-            "description": "Free vs paid share of plays",
-            "columns": ["level", "plays", "share"],
-            "rows": [
-                {"level": "paid", "plays": 6, "share": 0.6},
-                {"level": "free", "plays": 4, "share": 0.4},
-            ],
-        },
-        {
-            "name": "hours",
-            "description": "Plays by hour of day (UTC)",
-            "columns": ["hour", "plays"],
-            "rows": [{"hour": 0, "plays": 1}, {"hour": 20, "plays": 3}],
-        },
-    ]
-
-
-def test_an_answer_renders_as_csv_with_a_header() -> None:
-    text = analytics.to_csv(LEVELS)
-    assert text == "level,plays,share\npaid,6,0.6\nfree,4,0.4\n"
-    assert list(
-        csv.reader(
-            io.StringIO(
-                analytics.to_csv(
-                    Answer("locations", "", ["location", "plays"], [("Austin, TX", 3), (None, 1)])
-                )
-            )
-        )
-    ) == [["location", "plays"], ["Austin, TX", "3"], ["", "1"]]
 
 
 def test_charts_without_matplotlib_say_how_to_install_the_extra(

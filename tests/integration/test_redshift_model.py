@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sparkify import analytics, load, quality, transform
+from sparkify import analytics, history, load, quality, transform
 from sparkify.config import Settings, load_settings
 from sparkify.counts import table_counts_query
 from sparkify.errors import (
@@ -126,6 +126,39 @@ class Sent:
         return [text for text, _ in self.statements]
 
 
+class Events(Sent):
+    """Every statement as the driver receives it, with each COMMIT and ROLLBACK in turn."""
+
+    def __enter__(self) -> Events:
+        super().__enter__()
+        sa.event.listen(self.engine, "commit", self._commit)
+        sa.event.listen(self.engine, "rollback", self._rollback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        sa.event.remove(self.engine, "commit", self._commit)
+        sa.event.remove(self.engine, "rollback", self._rollback)
+
+    def _commit(self, conn: Any) -> None:
+        self.statements.append(("COMMIT", None))
+        self.bare.append(True)
+
+    def _rollback(self, conn: Any) -> None:
+        self.statements.append(("ROLLBACK", None))
+        self.bare.append(True)
+
+    def index(self, prefix: str) -> list[int]:
+        """Where statements starting with ``prefix`` were sent."""
+        return [i for i, text in enumerate(self.texts) if text.startswith(prefix)]
+
+
+def recorded_runs(engine: sa.Engine) -> list[history.RunRecord]:
+    """load_runs as `sparkify runs` reads it on Redshift (text, values inlined)."""
+    with engine.connect() as conn:
+        return history.recent(conn, 100, execute_redshift)
+
+
 def ledger_sources(engine: sa.Engine) -> list[str]:
     with engine.connect() as conn:
         return sorted(conn.execute(sa.select(load_ledger.c.source)).scalars())
@@ -146,6 +179,26 @@ def test_a_load_on_the_model_gives_the_stand_ins_star_tables(
     # The song folder holds a checkpoint and a README: COPY read a manifest.
     assert "MANIFEST" in stager.copies[0]
     assert len(ledger_sources(warehouse)) == 5 + 3
+
+
+def test_a_run_on_the_model_writes_its_row_as_text_just_before_its_commit(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    with Events(warehouse) as sent:
+        report = load.run(warehouse, settings, stager=ModelStager(), max_errors=3)
+    (insert,) = sent.index("INSERT INTO load_runs")
+    assert sent.bare[insert] and sent.statements[insert][1] in (None, {}, ())
+    assert f"'{report.run_id}', 'succeeded'" in sent.texts[insert]
+    # The last statement of the load's transaction: its COMMIT comes next.
+    assert sent.texts[insert + 1] == "COMMIT"
+    assert sent.index("COMMIT") == [insert + 1]
+    (row,) = recorded_runs(warehouse)
+    assert (row.run_id, row.status, row.backend) == (report.run_id, "succeeded", report.backend)
+    assert (row.objects, row.staged, row.inserted, row.updated) == (
+        report.objects, report.staged, report.inserted, report.updated,
+    )  # fmt: skip
+    assert row.seconds == {step: s for step, s in report.seconds.items() if step != "commit"}
 
 
 def test_every_statement_goes_out_as_text_with_no_parameters(
@@ -394,6 +447,10 @@ def test_a_failure_at_any_step_leaves_the_warehouse_as_it_was(
     with pytest.raises(RuntimeError, match=re.escape(f"failed at {step}")):
         load.run(warehouse, settings, stager=ModelStager(), progress=FailAt(step))
     assert warehouse_state(warehouse) == before
+    # The failed run's row is all it left.
+    failed, first = recorded_runs(warehouse)
+    assert (failed.status, failed.error) == ("failed", f"RuntimeError: failed at {step}")
+    assert first.status == "succeeded"
 
 
 # -- bad records ----------------------------------------------------------------------
@@ -444,6 +501,25 @@ def test_one_bad_record_more_than_max_errors_fails_the_load_and_commits_nothing(
         load.run(warehouse, settings, stager=ModelStager(), max_errors=1)
     assert caught.value.last.line in (2, 4)
     assert warehouse_state(warehouse) == before
+
+
+def test_a_failed_run_on_the_model_is_recorded_after_its_rollback_in_a_transaction_of_its_own(
+    warehouse: sa.Engine, bad_bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bad_bucket, tmp_path)
+    before = warehouse_state(warehouse)
+    with Events(warehouse) as sent, pytest.raises(TooManyBadRecordsError) as caught:
+        load.run(warehouse, settings, stager=ModelStager(), max_errors=1)
+    assert warehouse_state(warehouse) == before
+    (insert,) = sent.index("INSERT INTO load_runs")
+    rollback = sent.index("ROLLBACK")[0]
+    # The load's rollback, then the row and its own COMMIT (on a connection of its own).
+    assert rollback < insert
+    assert sent.texts[insert + 1] == "COMMIT"
+    assert sent.bare[insert]  # text, values inlined
+    (row,) = recorded_runs(warehouse)
+    assert (row.status, row.error) == ("failed", str(caught.value))
+    assert row.staged == {} and row.objects == {}
 
 
 def test_a_bad_record_without_max_errors_names_its_file_and_line(

@@ -290,18 +290,11 @@ def test_refused_credentials_are_reported_without_secrets(s3_bucket: str) -> Non
     assert "secret-to-sign" not in str(caught.value)
 
 
-def test_missing_credentials_are_reported(
-    s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_missing_credentials_are_reported_by_a_client_that_signs(
+    s3_bucket: str, no_aws_credentials: str
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
-    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
-    monkeypatch.delenv("AWS_WEB_IDENTITY_TOKEN_FILE", raising=False)
-
+    # s3_client() signs by default; sources_client() reads unsigned instead
+    # (tests/integration/test_unsigned_reads.py).
     with pytest.raises(SourceError, match="no AWS credentials found"):
         list_sources(f"s3://{s3_bucket}/log_data")
 

@@ -263,3 +263,29 @@ def test_password_auth_is_the_default_and_a_bad_auth_value_names_its_key(tmp_pat
     with pytest.raises(ConfigError, match="must be true or false"):
         write_cfg(tmp_path, IAM_CFG.replace("AUTH=iam\n", "AUTH=iam\nSERVERLESS=maybe\n"))
         load_settings(environ={})
+
+
+def test_sources_are_signed_unless_no_sign_request_is_set_by_flag_environment_or_file(
+    tmp_path: Path,
+) -> None:
+    write_cfg(tmp_path)
+    assert load_settings(environ={}).no_sign_request is False
+    write_cfg(tmp_path, SEED_CFG + "NO_SIGN_REQUEST = 'true'\n")
+    assert load_settings(environ={}).no_sign_request is True
+    # The environment wins over the file, and the flag over both.
+    assert load_settings(environ={"SPARKIFY_S3_NO_SIGN_REQUEST": "no"}).no_sign_request is False
+    write_cfg(tmp_path, SEED_CFG + "NO_SIGN_REQUEST = false\n")
+    assert load_settings(environ={"SPARKIFY_S3_NO_SIGN_REQUEST": "1"}).no_sign_request is True
+    assert load_settings(environ={}, no_sign_request=True).no_sign_request is True
+    write_cfg(tmp_path, SEED_CFG + "NO_SIGN_REQUEST =\n")  # empty: the default
+    assert load_settings(environ={}).no_sign_request is False
+
+
+def test_a_no_sign_request_that_is_not_true_or_false_names_its_place(tmp_path: Path) -> None:
+    write_cfg(tmp_path, SEED_CFG + "NO_SIGN_REQUEST = sometimes\n")
+    with pytest.raises(
+        ConfigError, match=r"file dwh.cfg, section \[S3\], key NO_SIGN_REQUEST\): must be true or"
+    ):
+        load_settings(environ={})
+    with pytest.raises(ConfigError, match=r"key SPARKIFY_S3_NO_SIGN_REQUEST\): must be true or"):
+        load_settings(environ={"SPARKIFY_S3_NO_SIGN_REQUEST": "anonymous"})

@@ -1,0 +1,16 @@
+CREATE TABLE load_runs (
+	run_id VARCHAR(32) NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	started_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	finished_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	mode VARCHAR(16) NOT NULL,
+	backend VARCHAR(16),
+	objects VARCHAR(65535),
+	staged VARCHAR(65535),
+	inserted VARCHAR(65535),
+	updated VARCHAR(65535),
+	skipped INTEGER NOT NULL,
+	seconds VARCHAR(65535),
+	error VARCHAR(1024),
+	CONSTRAINT pk_load_runs PRIMARY KEY (run_id)
+) DISTSTYLE EVEN SORTKEY (started_at)
