@@ -3,9 +3,13 @@
 
 Parsing in Python costs about 3.5 µs an event on one core; DuckDB's reader
 parses in parallel C++. Measured on 1M events with 2 cores shared with the
-server (benchmarks/results/2026-12-04-pg-staging-options.md): Python 3.7 s
-of the client's CPU; DuckDB, tuples built in SQL, 2.2 s; parsing in 2 worker
-processes, 5.4 s (each worker parses as slowly, and the rows then cross a pipe).
+server (benchmarks/results/2026-12-04-pg-staging-options.md): the Python path
+3.9 s of the client's CPU; DuckDB reading typed columns (no rules), tuples
+built in SQL, 2.3 s; 2 worker processes running the Python path, 5.2 s with
+their parent (each parses as slowly, and the rows then cross a pipe). With the
+native rules and screen, one DuckDB thread spent 4.3-4.6 s: PostgreSQL uses
+this module only where DuckDB gets 2 threads or more
+(:meth:`~sparkify.staging.postgres.PostgresStager.stage_table`).
 
 DuckDB builds each row's tuple of PostgreSQL's binary format as one BLOB
 (:func:`tuple_expression`), and Python only joins a batch of them for
@@ -18,11 +22,11 @@ cast to ``BIT`` gives exactly those bits, most significant first, and its cast
 of ``BIT`` to ``BLOB`` those bytes. Text is its UTF-8 bytes: only a connection
 whose client encoding is UTF-8 takes them (:func:`~sparkify.staging.pg_copy.takes_utf8`).
 
-What stays with the Python path (:meth:`~sparkify.staging.emulated.EmulatedStager.stage_objects`),
+What stays with the Python path (:meth:`~sparkify.staging.emulated.EmulatedStager.stage_python`),
 which names the file, line, column and reason of every bad record: S3 objects;
-a file that changed since it was listed, or whose path DuckDB would take for a
-glob pattern; a file in which the native rules find a bad record, or that
-DuckDB cannot read.
+big files; a file that changed since it was listed, or whose path DuckDB would
+take for a glob pattern; a file in which the native rules find a bad record,
+or that DuckDB cannot read or cannot read within its memory cap.
 """
 
 from __future__ import annotations
