@@ -37,6 +37,7 @@ from sparkify.staging.sql_names import qualified_name
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from sparkify.staging.native import TableRules
     from sparkify.transform import Step
 
 _DUCK_TYPES = (
@@ -242,18 +243,13 @@ class DuckDBStager(EmulatedStager):
         each cost DuckDB more per file than Python takes to parse one.
         ``Settings.duckdb_staging = "python"`` sends the log files there too.
         """
-        if sources.table is not staging_events or settings.duckdb_staging != "native":
+        rules = _native_rules(sources, plan, settings)
+        if rules is None:
             return super().stage_table(
                 conn, sources, plan, settings, budget=budget, progress=progress, client=client
             )
-        from sparkify.staging import duckdb_events, native
+        from sparkify.staging import duckdb_events
 
-        try:
-            rules = native.event_rules(plan.jsonpaths)
-        except native.NotNative:
-            return super().stage_table(
-                conn, sources, plan, settings, budget=budget, progress=progress, client=client
-            )
         builder = builder_for(staging_events, plan)
 
         def python(objects: Sequence[SourceObject], names: Mapping[str, str]) -> int:
@@ -357,6 +353,18 @@ class DuckDBStager(EmulatedStager):
 
             yield sink
             flush()
+
+
+def _native_rules(sources: TableSources, plan: Plan, settings: Settings) -> TableRules | None:
+    """The rules DuckDB stages ``sources`` with natively (``None``: the Python path does)."""
+    if sources.table is not staging_events or settings.duckdb_staging != "native":
+        return None
+    from sparkify.staging import native
+
+    try:
+        return native.event_rules(plan.jsonpaths)
+    except native.NotNative:
+        return None
 
 
 def scratch_folder(conn: sa.Connection) -> str | None:

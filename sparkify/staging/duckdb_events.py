@@ -23,13 +23,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from stat import S_ISREG
 from typing import TYPE_CHECKING, cast
 
 import duckdb
 import sqlalchemy as sa
 
+from sparkify.ddl import set_setting
 from sparkify.errors import SourceError
 from sparkify.models import staging_events
 from sparkify.sources import SourceObject, copy_to_file, is_s3
@@ -119,7 +120,7 @@ def _stage_batch(
         accepted = set(triage.native)
         done = [obj for obj in batch if local.get(obj.uri) in accepted]
         if done:
-            _insert(conn, main, [local[obj.uri] for obj in done], rules)
+            _insert(conn, main, [local[obj.uri] for obj in done], rules, triage.plain)
             for obj in done:
                 if not is_s3(obj.uri) and not _unchanged(obj):
                     raise SourceError(obj.uri, "the file changed while it was staged")
@@ -164,14 +165,33 @@ def _insert(
     main: duckdb.DuckDBPyConnection,
     paths: Sequence[str],
     rules: native.TableRules,
+    plain: frozenset[str],
 ) -> None:
     """Insert the rows of the native files, in the load's transaction."""
     order = list(conn.execute(sa.select(sa.text("*")).select_from(staging_events).limit(0)).keys())
-    rows = native.staged(main, paths, rules)
+    rows = native.staged(main, paths, rules, plain)
     try:
-        rows.select(*(duckdb.ColumnExpression(name) for name in order)).insert_into(
-            qualified_name(conn, staging_events)
-        )
+        with _any_order(conn):
+            rows.select(*(duckdb.ColumnExpression(name) for name in order)).insert_into(
+                qualified_name(conn, staging_events)
+            )
     except native.INPUT_ERRORS as exc:  # a file replaced since the triage read it
         reason = "changed while it was staged: " + str(exc).splitlines()[0]
         raise SourceError(paths[0], reason) from None
+
+
+@contextmanager
+def _any_order(conn: sa.Connection) -> Iterator[None]:
+    """Let DuckDB insert rows in any order (staging has none): about 10% less work.
+
+    A ``preserve_insertion_order`` in the URL is the user's choice and is left alone.
+    """
+    if "preserve_insertion_order" in conn.engine.url.query:
+        yield
+        return
+    conn.execute(set_setting("preserve_insertion_order", "false"))
+    try:
+        yield
+    finally:
+        with suppress(sa.exc.DBAPIError):  # an aborted transaction: the load fails anyway
+            conn.exec_driver_sql("RESET preserve_insertion_order")

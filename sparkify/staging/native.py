@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,7 @@ from duckdb import sqltypes as types
 
 from sparkify.models import staging_events, staging_songs
 from sparkify.sources import JsonPath
+from sparkify.staging import rows
 from sparkify.staging.records import MAX_DEPTH
 from sparkify.staging.rows import REQUIRED_SONG_KEYS, TS_BOUND, Bound, int_range
 
@@ -73,15 +74,25 @@ from sparkify.staging.rows import REQUIRED_SONG_KEYS, TS_BOUND, Bound, int_range
 #: does not load natively (``NULL``: it does).
 SOURCE = "source"
 REASON = "reason"
-#: What Python's ``str.strip()`` strips: the rows' rule for numbers given as text.
-PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
-#: Python's rules for text in a numeric column (rows._INTEGER_TEXT, rows._NUMBER_TEXT).
-INTEGER_TEXT = r"[+-]?[0-9]+"
-NUMBER_TEXT = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+#: What Python's ``str.strip()`` strips (every ``str.isspace()`` character): the rows'
+#: rule for numbers given as text. Written out: finding them takes 60 ms (a unit test does).
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+#: Python's rules for text in a numeric column (RE2 takes Python's syntax here).
+INTEGER_TEXT = rows.INTEGER_TEXT.pattern
+NUMBER_TEXT = rows.NUMBER_TEXT.pattern
+#: A number as JSON writes it (what DuckDB's reader reads as DOUBLE, whether number or text).
+JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+#: A float as the reader writes it in text (Python's repr): a fraction or an exponent.
+FLOAT_TEXT = r"-?[0-9]+(?:\.[0-9]+(?:e[+-][0-9]+)?|e[+-][0-9]+)"
 #: Source keys the native path maps: plain names (DuckDB's column names ignore case).
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The reader's column of file names (no source key may take it).
 _FILE = "sparkify_file_"
+#: The prefix of the flags saying a value is plain (see ``_Column.plain``).
+_PLAIN = "plain_"
 #: DuckDB's errors about the input. A UnicodeDecodeError is one too: DuckDB quotes the
 #: bad line in its message, cut at a byte count, and Python cannot decode the message.
 INPUT_ERRORS = (
@@ -159,21 +170,36 @@ def _text(kind: sa.types.TypeEngine[Any]) -> bool:
     return isinstance(kind, sa.String)
 
 
-def _reader_type(column: sa.Column[Any]) -> str:
-    """Text columns read as VARCHAR (the reader's text is Python's); numbers as JSON."""
-    if _text(column.type):
+def _reader_type(column: sa.Column[Any], typed: bool) -> str:
+    """Every column read as VARCHAR (see :class:`_Column`), or as BIGINT and DOUBLE where
+    a file's values are all plain (``typed``: see :meth:`_Column.plain`)."""
+    if isinstance(column.type, sa.Integer) and typed:
+        return "BIGINT"
+    if isinstance(column.type, sa.Float | sa.Double | sa.Numeric) and typed:
+        return "DOUBLE"
+    if isinstance(column.type, sa.String | sa.Integer | sa.Float | sa.Double | sa.Numeric):
         return "VARCHAR"
-    if isinstance(column.type, sa.Integer | sa.Float | sa.Double | sa.Numeric):
-        return "JSON"
     raise TypeError(f"no native rule for {column.name} ({column.type})")  # a model bug
 
 
 class _Column:
-    """The expressions of one column, in three layers (each computed once per row)."""
+    """The expressions of one column, in three layers (each computed once per row).
 
-    def __init__(self, index: int, column: sa.Column[Any], key: str, rules: TableRules) -> None:
+    DuckDB's reader gives each value as VARCHAR: a string as its text, a number
+    as Python's ``json.dumps`` writes it (an integer's digits; a float's shortest
+    round trip, always with a ``.`` or an exponent), ``true``/``false``, an object
+    or array as JSON. Only one case differs between a number and text of the same
+    characters: a float into an integer column (Python takes a whole float, and
+    refuses text with a fraction), so that value is left to the Python path.
+    """
+
+    def __init__(
+        self, index: int, column: sa.Column[Any], key: str, rules: TableRules, typed: bool
+    ) -> None:
         self.i, self.column, self.key = index, column, key
         self.name = column.name
+        # Read as its type by DuckDB (every value plain: see plain()), so no rule to apply.
+        self.typed = typed and not _text(column.type)
         self.bound = (
             int_range(column, rules.bounds.get(column.name))
             if isinstance(column.type, sa.Integer)
@@ -187,45 +213,34 @@ class _Column:
 
     # layer 1: from the reader's column
     def first(self) -> list[Expression]:
-        raw = _col(self.key)
-        if _text(self.column.type):
-            return [raw.alias(self._n("v"))]
-        text = raw.cast(types.VARCHAR)
-        is_string = Fn("prefix", text, _k('"'))
-        content = CaseExpression(is_string, Fn("json_extract_string", raw, _k("$")))
-        return [
-            text.alias(self._n("v")),
-            is_string.alias(self._n("q")),
-            content.alias(self._n("s")),
-        ]
+        return [_col(self.key).alias(self._n("v"))]
 
-    # layer 2: the conversion, fast path first
+    # layer 2: the conversion's fast path (a plain value), and the stripped text otherwise
     def second(self) -> list[Expression]:
         v = _col(self._n("v"))
-        if _text(self.column.type):
+        if _text(self.column.type) or self.typed:
             return [v]
-        q, s = _col(self._n("q")), _col(self._n("s"))
-        # Python strips whitespace from text in a numeric column; only the rare text
-        # that is not already a plain number pays for it.
-        stripped = CaseExpression(q, Fn("trim", s, _k(PY_WHITESPACE)))
         if self.bound is not None:
-            digits = CoalesceOperator(s, v)
-            fast = digits.try_cast(types.BIGINT)
-            canonical = fast.cast(types.VARCHAR) == digits
-            return [
-                v,
-                q,
-                CaseExpression(canonical, fast).alias(self._n("f")),
-                CaseExpression(~CoalesceOperator(canonical, _k(False)), stripped).alias(
-                    self._n("t")
-                ),
-            ]
-        number = CaseExpression(~q, v.try_cast(types.DOUBLE))
-        return [v, q, number.alias(self._n("d")), stripped.alias(self._n("t"))]
+            fast = v.try_cast(types.BIGINT)
+            plain = CaseExpression(fast.cast(types.VARCHAR) == v, fast)
+        else:
+            plain = CaseExpression(
+                Fn("regexp_full_match", v, _k(JSON_NUMBER)), v.try_cast(types.DOUBLE)
+            )
+        # Python strips whitespace from text in a numeric column; only the rare value
+        # that is not plain pays for it.
+        stripped = Fn("trim", v, _k(PY_WHITESPACE))
+        return [
+            v,
+            plain.alias(self._n("p")),
+            CaseExpression(plain.isnull(), stripped).alias(self._n("t")),
+        ]
 
     # layer 3: the value and why it does not load (NULL: it does)
     def last(self) -> tuple[Expression, Expression]:
         v = _col(self._n("v"))
+        if self.typed:
+            return v.alias(self.name), _none()
         if _text(self.column.type):
             return v.alias(self.name), self._text_reason(v)
         if self.bound is not None:
@@ -251,58 +266,53 @@ class _Column:
     def _integer(self) -> tuple[Expression, Expression]:
         assert self.bound is not None
         lo, hi, outside = self.bound
-        v, q = _col(self._n("v")), _col(self._n("q"))
-        fast, t = _col(self._n("f")), _col(self._n("t"))
-        # What Python's int() takes: text of ASCII digits, or a float that is whole.
-        as_float = v.try_cast(types.DOUBLE)
-        slow = (
-            CaseExpression(fast.isnotnull(), fast.cast(types.HUGEINT))
-            .when(
-                q,
-                CaseExpression(
-                    Fn("regexp_full_match", t, _k(INTEGER_TEXT)), t.try_cast(types.HUGEINT)
-                ),
-            )
-            .when(
-                Fn("contains", v, _k("."))
-                | Fn("contains", v, _k("e"))
-                | Fn("contains", v, _k("E")),
-                CaseExpression(as_float == Fn("trunc", as_float), as_float.try_cast(types.HUGEINT)),
-            )
-            .otherwise(v.try_cast(types.HUGEINT))
+        v, fast, t = _col(self._n("v")), _col(self._n("p")), _col(self._n("t"))
+        # Text of ASCII digits after stripping, as Python's int() takes it.
+        slow = CaseExpression(
+            Fn("regexp_full_match", t, _k(INTEGER_TEXT)), t.try_cast(types.HUGEINT)
         )
-        in_range = slow.between(_k(lo), _k(hi))
+        fits = fast.between(_k(lo), _k(hi))
         value = (
-            CaseExpression(fast.between(_k(lo), _k(hi)), fast)
-            .when(fast.isnull() & in_range, slow.cast(types.BIGINT))
+            CaseExpression(fits, fast)
+            .when(fast.isnull() & slow.between(_k(lo), _k(hi)), slow.cast(types.BIGINT))
             .alias(self.name)
         )
-        empty = q & (t == _k(""))
+        number = CoalesceOperator(fast.cast(types.HUGEINT), slow)
         reason = (
-            CaseExpression(v.isnull() | fast.between(_k(lo), _k(hi)) | empty, _none())
-            .when(slow.isnull(), _k(f"{self.key}: not an integer"))
+            CaseExpression(v.isnull() | fits | (t == _k("")), _none())
             .when(
-                ~in_range,
-                Fn("concat", _k(f"{self.key}: "), slow.cast(types.VARCHAR), _k(f" {outside}")),
+                number.isnotnull() & ~number.between(_k(lo), _k(hi)),
+                Fn("concat", _k(f"{self.key}: "), number.cast(types.VARCHAR), _k(f" {outside}")),
             )
+            .when(number.isnotnull(), _none())
+            .when(
+                Fn("regexp_full_match", v, _k(FLOAT_TEXT)),
+                _k(f"{self.key}: a float, or text that looks like one (the Python path decides)"),
+            )
+            .otherwise(_k(f"{self.key}: not an integer"))
         )
         return value, reason
 
     def _double(self) -> tuple[Expression, Expression]:
-        v, q = _col(self._n("v")), _col(self._n("q"))
-        d, t = _col(self._n("d")), _col(self._n("t"))
-        parsed = CaseExpression(
-            Fn("regexp_full_match", t, _k(NUMBER_TEXT)), t.try_cast(types.DOUBLE)
-        )
-        number = CaseExpression(q, parsed).otherwise(d)
+        v, fast, t = _col(self._n("v")), _col(self._n("p")), _col(self._n("t"))
+        slow = CaseExpression(Fn("regexp_full_match", t, _k(NUMBER_TEXT)), t.try_cast(types.DOUBLE))
+        number = CoalesceOperator(fast, slow)
         finite = Fn("isfinite", number)
         value = CaseExpression(finite, number).alias(self.name)
         reason = (
-            CaseExpression(v.isnull() | (q & (t == _k(""))), _none())
+            CaseExpression(v.isnull() | (t == _k("")), _none())
             .when(number.isnull(), _k(f"{self.key}: not a number"))
             .when(~finite, _k(f"{self.key}: number out of range"))
         )
         return value, reason
+
+    def plain(self) -> Expression | None:
+        """Whether a row's value is one DuckDB's reader converts to the column's type as
+        the rules do: an integer in canonical form, a number in JSON's form (both as a
+        JSON number or as text). ``None`` for text columns."""
+        if _text(self.column.type) or self.typed:
+            return None
+        return _col(self._n("v")).isnull() | _col(self._n("p")).isnotnull()
 
     def missing(self) -> Expression | None:
         """Why a NOT NULL or required column's value does not load."""
@@ -332,17 +342,43 @@ def checked(
     (``NULL`` when the row loads as the Python path would load it). DuckDB reads
     strictly: a file it cannot read fails the statement that reads this relation.
     """
+    return _relation(duck, paths, rules).select(
+        _col(SOURCE), *(_col(c.name) for c in rules.table.columns), _col(REASON)
+    )
+
+
+def staged(
+    duck: duckdb.DuckDBPyConnection,
+    paths: Sequence[str],
+    rules: TableRules,
+    plain: Iterable[str] = (),
+) -> duckdb.DuckDBPyRelation:
+    """The rows of ``paths`` in the table's columns, for files :func:`triage_files` accepted.
+
+    Every reason of those files is ``NULL``, so none is computed here (DuckDB
+    drops the unused expressions): a row that would not load is not filtered out.
+    ``plain``: the columns DuckDB reads as their type (``Triage.plain``).
+    """
+    rel = _relation(duck, paths, rules, frozenset(plain))
+    return rel.select(*(_col(c.name) for c in rules.table.columns))
+
+
+def _relation(
+    duck: duckdb.DuckDBPyConnection,
+    paths: Sequence[str],
+    rules: TableRules,
+    typed: frozenset[str] = frozenset(),
+) -> duckdb.DuckDBPyRelation:
+    """``source``, the table's columns, ``reason``, and ``plain_<column>`` flags."""
     if not all(readable(p) for p in paths):
-        raise ValueError("checked() takes local absolute paths without glob characters")
+        raise ValueError("takes local absolute paths without glob characters")
     columns = [
-        _Column(i, column, key, rules)
+        _Column(i, column, key, rules, column.name in typed)
         for i, (column, key) in enumerate(zip(rules.table.columns, rules.keys, strict=True))
     ]
     reader = duck.read_json(
         list(paths),
-        columns={
-            key: _reader_type(c) for key, c in zip(rules.keys, rules.table.columns, strict=True)
-        },
+        columns={c.key: _reader_type(c.column, c.typed) for c in columns},
         format="newline_delimited",
         records="true",
         compression="none",
@@ -352,24 +388,21 @@ def checked(
     first = reader.select(_col(_FILE).alias(SOURCE), *(e for c in columns for e in c.first()))
     second = first.select(source, *(e for c in columns for e in c.second()))
     last = [c.last() for c in columns]
+    flags = [(f"{_PLAIN}{c.name}", c.plain()) for c in columns]
     converted = second.select(
-        source, *(value for value, _ in last), CoalesceOperator(*(r for _, r in last)).alias("why")
+        source,
+        *(value for value, _ in last),
+        CoalesceOperator(*(r for _, r in last)).alias("why"),
+        *(flag.alias(name) for name, flag in flags if flag is not None),
     )
     missing = [m for m in (c.missing() for c in columns) if m is not None]
     reason = CoalesceOperator(_col("why"), *missing) if missing else _col("why")
-    return converted.select(source, *(_col(c.name) for c in columns), reason.alias(REASON))
-
-
-def staged(
-    duck: duckdb.DuckDBPyConnection, paths: Sequence[str], rules: TableRules
-) -> duckdb.DuckDBPyRelation:
-    """The rows of ``paths`` in the table's columns, for files :func:`triage_files` accepted.
-
-    Every reason of those files is ``NULL``, so none is computed here (DuckDB
-    drops the unused expressions): a row that would not load is not filtered out.
-    """
-    rel = checked(duck, paths, rules)
-    return rel.select(*(_col(c.name) for c in rules.table.columns))
+    return converted.select(
+        source,
+        *(_col(c.name) for c in columns),
+        reason.alias(REASON),
+        *(_col(name) for name, flag in flags if flag is not None),
+    )
 
 
 # -- which files the native path stages ---------------------------------------------------
@@ -399,22 +432,20 @@ SCREEN_LITERALS = (
 _BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(frozen=True)
-class Screen:
-    """What :func:`screen` found: ``odd`` files (path and reason) and, for the others,
-    how many ``[`` and ``{`` each holds (``brackets``)."""
-
-    odd: dict[str, str]
-    brackets: dict[str, int]
+#: A line shorter than this cannot hold a record nested deeper than MAX_DEPTH levels
+#: (that many brackets open, and as many close).
+_DEEP_LINE = 2 * (MAX_DEPTH + 1)
 
 
-def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> Screen:
-    """Read the raw text of ``paths`` for what DuckDB's parser and orjson read differently.
+def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> dict[str, str]:
+    """The files whose raw text holds what DuckDB's parser and orjson read differently.
 
-    A file DuckDB cannot read as UTF-8 text is odd too. Each file is read whole
-    (``read_text``), once. The bracket counts bound the nesting of the records
-    (see :func:`triage_files`): DuckDB's parser reads any depth, orjson
-    :data:`~sparkify.staging.records.MAX_DEPTH` levels.
+    Returns each such path with the reason; a file DuckDB cannot read as lines of
+    UTF-8 text (``read_csv`` of one column, no quoting) is one of them. The lines
+    stream through (memory stays flat whatever the files' size). A line long
+    enough to be nested deeper than orjson's
+    :data:`~sparkify.staging.records.MAX_DEPTH` levels (DuckDB's parser takes any
+    depth) is odd when it holds more brackets than that.
     """
     odd: dict[str, str] = {}
     for path in paths:
@@ -424,29 +455,36 @@ def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> Screen:
                     odd[path] = "a byte order mark"
         except OSError as exc:
             odd[path] = f"cannot read it: {exc.strerror or exc}"
-    content = _col("content")
-    checks = [(why, Fn("contains", content, _k(text))) for why, text in SCREEN_LITERALS]
-    checks += [
-        (why, Fn("regexp_matches", content, _k(pattern))) for why, pattern in SCREEN_PATTERNS
-    ]
+    line = _col("line")
+    checks = [(why, Fn("contains", line, _k(text))) for why, text in SCREEN_LITERALS]
+    checks += [(why, Fn("regexp_matches", line, _k(pattern))) for why, pattern in SCREEN_PATTERNS]
+    unbracketed = Fn("replace", Fn("replace", line, _k("["), _k("")), _k("{"), _k(""))
+    deep = CaseExpression(
+        Fn("strlen", line) >= _k(_DEEP_LINE),
+        Fn("strlen", line) - Fn("strlen", unbracketed) > _k(MAX_DEPTH),
+    )
+    checks.append((f"a record that may be nested deeper than {MAX_DEPTH} levels", deep))
     reason = CaseExpression(checks[0][1], _k(checks[0][0]))
     for why, check in checks[1:]:
         reason = reason.when(check, _k(why))
-    unbracketed = Fn("replace", Fn("replace", content, _k("["), _k("")), _k("{"), _k(""))
-    brackets = Fn("strlen", content) - Fn("strlen", unbracketed)
 
     def build(batch: Sequence[str]) -> duckdb.DuckDBPyRelation:
-        return duck.table_function("read_text", [list(batch)]).select(
-            _col("filename"), reason, brackets
+        lines = duck.read_csv(
+            list(batch),
+            columns={"line": "VARCHAR"},
+            delimiter="\x01",  # never in a JSON line: raw control characters are invalid
+            quotechar="",
+            escapechar="",
+            header=False,
+            auto_detect=False,
+            filename=_FILE,
         )
+        return lines.aggregate([_col(_FILE), Fn("min", reason)], _col(_FILE))
 
-    counts: dict[str, int] = {}
-    for path, why, count in _per_file([p for p in paths if p not in odd], build, odd):
+    for path, why in _per_file([p for p in paths if p not in odd], build, odd):
         if why is not None:
             odd[path] = why
-        else:
-            counts[path] = count
-    return Screen(odd, counts)
+    return odd
 
 
 def _per_file(
@@ -483,6 +521,9 @@ class Triage:
     native: list[str]
     python: dict[str, str]
     rows: int = 0
+    #: The numeric columns whose values are plain in every native file: DuckDB reads
+    #: them as their type (faster; see :func:`staged`).
+    plain: frozenset[str] = frozenset()
 
 
 def triage_files(
@@ -494,26 +535,25 @@ def triage_files(
     every row loads (reason ``NULL``). ``rows``: how many rows the native files hold.
     """
     python = {p: "a path DuckDB would read as a glob pattern" for p in paths if not readable(p)}
-    screened = screen(duck, [p for p in paths if p not in python])
-    python.update(screened.odd)
+    python.update(screen(duck, [p for p in paths if p not in python]))
     candidates = [p for p in paths if p not in python]
 
+    numeric = [c.name for c in rules.table.columns if not _text(c.type)]
+
     def build(batch: Sequence[str]) -> duckdb.DuckDBPyRelation:
-        rel = checked(duck, batch, rules)
-        return rel.aggregate(
-            [_col(SOURCE), Fn("count", _k(1)), Fn("any_value", _col(REASON))], _col(SOURCE)
-        )
+        rel = _relation(duck, batch, rules)
+        flags = [Fn("bool_and", _col(f"{_PLAIN}{name}")) for name in numeric]
+        counts = [Fn("count", _k(1)), Fn("any_value", _col(REASON))]
+        return rel.aggregate([_col(SOURCE), *counts, *flags], _col(SOURCE))
 
     total = 0
     failed: dict[str, str] = {}
-    for path, count, why in _per_file(candidates, build, failed):
+    plain = set(numeric)
+    for path, count, why, *flags in _per_file(candidates, build, failed):
         if why is not None:
             python[path] = why
-        elif screened.brackets[path] >= count + MAX_DEPTH:
-            # A record nested deeper than MAX_DEPTH holds that many brackets, every
-            # other record at least its own "{": fewer in all, and none is too deep.
-            python[path] = f"records that may be nested deeper than {MAX_DEPTH} levels"
         else:
             total += count
+            plain -= {name for name, flag in zip(numeric, flags, strict=True) if not flag}
     python.update(failed)
-    return Triage([p for p in paths if p not in python], python, total)
+    return Triage([p for p in paths if p not in python], python, total, frozenset(plain))

@@ -54,8 +54,9 @@ class BadValue(Exception):
 
 Converter = Callable[[Any], Any]
 
-_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
-_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: Text a numeric column takes, once stripped (also SQL's rule: staging/native.py).
+INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class Bound(NamedTuple):
@@ -85,7 +86,7 @@ def _int_converter(column: str, key: str, lo: int, hi: int, outside: str) -> Con
             text = value.strip()
             if not text:
                 return None  # Redshift loads an empty field of a non-text column as NULL
-            if not _INTEGER_TEXT.fullmatch(text):  # Python's int() takes "1_000" and "١٢"
+            if not INTEGER_TEXT.fullmatch(text):  # Python's int() takes "1_000" and "١٢"
                 raise BadValue(column, f"{key}: {value!r} is not an integer")
             result = int(text)
         elif cls is float and value.is_integer():
@@ -115,7 +116,7 @@ def _float_converter(column: str, key: str) -> Converter:
             text = value.strip()
             if not text:
                 return None
-            if not _NUMBER_TEXT.fullmatch(text):
+            if not NUMBER_TEXT.fullmatch(text):
                 raise BadValue(column, f"{key}: {value!r} is not a number")
             result = float(text)
         else:

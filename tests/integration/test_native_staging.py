@@ -233,16 +233,18 @@ def log_files(draw: st.DrawFn) -> list[bytes]:
 # -- staging both ways -----------------------------------------------------------------------
 
 
-def stage(engine: sa.Engine, root: Path, mode: str, max_errors: int) -> tuple[Any, ...]:
-    """Stage ``root/log_data`` into DuckDB (rolled back); what it staged, or how it stopped."""
+def stage(
+    engine: sa.Engine, root: Path, mode: str, max_errors: int, logs: Listing | None = None
+) -> tuple[Any, ...]:
+    """Stage ``root/log_data`` (or ``logs``) into DuckDB, rolled back; what it staged, or
+    how it stopped."""
     jsonpath = root / "log_json_path.json"
     paths = parse_jsonpaths(
         jsonpath.read_bytes(), str(jsonpath), table=staging_events, keys=EVENT_KEYS
     )
+    logs = logs if logs is not None else Listing(list_sources(str(root / "log_data")))
     plan = Plan(
-        events=TableSources(
-            staging_events, str(root / "log_data"), Listing(list_sources(str(root / "log_data")))
-        ),
+        events=TableSources(staging_events, str(root / "log_data"), logs),
         songs=TableSources(staging_songs, "", Listing([])),
         jsonpath_uri=str(jsonpath),
         jsonpaths=tuple(paths),
@@ -328,7 +330,9 @@ DECLINED = [
     (b'{"ts": "\xff", "sessionId": 1}', "DuckDB cannot read it"),
     (b"[1, 2]", "DuckDB cannot read it"),
     (b"null", "sessionId is missing"),
-    (b'{"ts": 1541105830796, "sessionId": "1.5"}', "sessionId: not an integer"),
+    (b'{"ts": 1541105830796, "sessionId": "1.5"}', "sessionId: a float"),
+    (b'{"ts": 1541105830796.0, "sessionId": 1}', "ts: a float"),
+    (b'{"ts": 1541105830796, "sessionId": "x1"}', "sessionId: not an integer"),
     (b'{"ts": 1541105830796, "sessionId": 1, "userId": " 7a"}', "userId: not an integer"),
     (b'{"ts": 1541105830796, "sessionId": 1, "status": 2147483648}', "status: 2147483648 is out"),
     (b'{"ts": 253402300800000, "sessionId": 1}', "ts: 253402300800000 is outside"),
@@ -362,15 +366,15 @@ def test_a_path_duckdb_would_read_as_a_glob_pattern_goes_to_the_python_path(
     assert triage.native == [] and "glob" in triage.python[str(odd)]
 
 
-def test_numbers_given_as_text_or_as_whole_floats_are_staged_natively_as_python_stages_them(
+def test_numbers_given_as_text_are_staged_natively_as_the_python_path_stages_them(
     engine: sa.Engine, duck: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     records = [
         event(T1, " 7 ", 139, page="Home"),
         {**event(T1 + 1, "+8", 140, page="Home"), "length": "2.5"},
         event(T1 + 2, "\u00a0009", 141, page="Home", status=" 200"),
-        {**event(T1 + 3, "", 142, page="Home"), "ts": float(T1 + 3), "registration": "1e3"},
-        {**event(T1 + 4, "10", 143, page="Home"), "sessionId": "144", "itemInSession": 2.0},
+        {**event(T1 + 3, "", 142, page="Home"), "ts": str(T1 + 3), "registration": "1e3"},
+        {**event(T1 + 4, "10", 143, page="Home"), "sessionId": "144", "itemInSession": "-0"},
         {**event(T1 + 5, "10", 145, page="Home"), "artist": 1.5, "song": 10**17, "level": True},
     ]
     write(tmp_path, [b"\n".join(event_line(r).encode() for r in records)])
@@ -381,3 +385,41 @@ def test_numbers_given_as_text_or_as_whole_floats_are_staged_natively_as_python_
     by_ts = {row[15]: row for row in staged[1]}
     assert [by_ts[T1 + n][17] for n in range(6)] == [7, 8, 9, None, 10, 10]
     assert (by_ts[T1 + 5][0], by_ts[T1 + 5][13], by_ts[T1 + 5][7]) == ("1.5", str(10**17), "true")
+
+
+def test_a_whole_float_into_an_integer_column_is_staged_by_the_python_path(
+    engine: sa.Engine, duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # DuckDB's reader gives the float 1541105830796.0 and the text "1541105830796.0"
+    # alike; Python takes the first and refuses the second.
+    record = {**event(T1, "7", 139, page="Home"), "ts": float(T1), "itemInSession": 2.0}
+    write(tmp_path, [event_line(record).encode()])
+    files = [obj.uri for obj in list_sources(str(tmp_path / "log_data"))]
+    assert "a float" in native.triage_files(duck, files, RULES).python[files[0]]
+    staged = stage(engine, tmp_path, "native", 0)
+    assert staged == stage(engine, tmp_path, "python", 0)
+    assert [(row[4], row[15]) for row in staged[1]] == [(2, T1)]
+
+
+def test_s3_log_objects_are_copied_beside_the_database_staged_natively_and_removed(
+    s3_bucket: str, engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import boto3
+
+    bad = event_line(event(T1 + 9, "x1", 150, page="Home")).encode()
+    write(tmp_path, [GOOD + b"\n" + GOOD, GOOD + b"\n" + bad])
+    client = boto3.client("s3", region_name="us-west-2")
+    for path in sorted((tmp_path / "log_data").iterdir()):
+        client.upload_file(str(path), s3_bucket, f"log_data/{path.name}")
+    listing = Listing(list_sources(f"s3://{s3_bucket}/log_data"))
+    outcomes = []
+    for mode in ("native", "python"):
+        with caplog.at_level("DEBUG", logger="sparkify.staging.duckdb_events"):
+            outcomes.append(stage(engine, tmp_path, mode, 5, listing))
+    assert outcomes[0] == outcomes[1]
+    (_, rows, errors) = outcomes[0]
+    assert len(rows) == 3
+    assert [(e[1], e[2], e[3]) for e in errors] == [(listing[1].uri, 2, "user_id")]
+    assert "1 of 2 log files staged natively" in caplog.text
+    scratch = Path(str(engine.url.database) + ".sparkify-tmp")
+    assert not scratch.exists() or not any(scratch.iterdir())

@@ -48,6 +48,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "SPARKIFY_REDSHIFT_SERVERLESS",
         "SPARKIFY_CLUSTER_IDENTIFIER",
         "SPARKIFY_WORKGROUP",
+        "SPARKIFY_DUCKDB_STAGING",
     ):
         monkeypatch.delenv(var, raising=False)
 
@@ -64,6 +65,14 @@ def test_no_configuration_means_embedded_duckdb() -> None:
     assert settings.backend == "duckdb"
     assert settings.region == "us-west-2"
     assert settings.song_data == "s3://udacity-dend/song_data"
+
+
+def test_duckdb_stages_natively_unless_the_environment_asks_for_the_python_path() -> None:
+    assert load_settings(environ={}).duckdb_staging == "native"
+    python = {"SPARKIFY_DUCKDB_STAGING": " Python "}
+    assert load_settings(environ=python).duckdb_staging == "python"
+    with pytest.raises(ConfigError, match=r"SPARKIFY_DUCKDB_STAGING.*native or python, not 'rust'"):
+        load_settings(environ={"SPARKIFY_DUCKDB_STAGING": "rust"})
 
 
 def test_seed_dwh_cfg_in_the_working_directory_means_redshift(tmp_path: Path) -> None:
