@@ -33,7 +33,6 @@ from sparkify.staging.pg_native import (
     write_tuples,
 )
 from sparkify.staging.postgres import (
-    NATIVE_MAX_FILE_BYTES,
     NATIVE_MAX_THREADS,
     NATIVE_MIN_BYTES,
     PostgresStager,
@@ -169,16 +168,11 @@ def python_rows(paths: Sequence[Path]) -> list[tuple[Any, ...]]:
     return sorted(found, key=lambda r: [(v is not None, v) for v in r])
 
 
-def stage_natively(
-    engine: sa.Engine, folder: Path, max_file_bytes: int = 2**30
-) -> tuple[int, list[str], list[tuple[Any, ...]]]:
+def stage_natively(engine: sa.Engine, folder: Path) -> tuple[int, list[str], list[tuple[Any, ...]]]:
     """``copy_events`` over a folder's files: rows staged, files left, the table's rows."""
     objects = list(list_sources(str(folder)))
     with engine.connect() as conn, conn.begin() as transaction:
-        staged, left = copy_events(
-            conn, staging_events, objects, PATHS, NoProgress(), threads=1,
-            max_file_bytes=max_file_bytes,
-        )  # fmt: skip
+        staged, left = copy_events(conn, staging_events, objects, PATHS, NoProgress(), threads=1)
         found = rows(conn, staging_events)
         transaction.rollback()
     return staged, [Path(o.uri).name for o in left], found
@@ -261,22 +255,10 @@ def test_duckdb_stages_only_batches_of_local_files_big_enough_with_threads_enoug
 ) -> None:
     day = write_events(tmp_path / "2018-11-01-events.json", 100)
     assert stage_events(warehouse, tmp_path, "native", PostgresStager())[0] == python_rows([day])
-    days = range(NATIVE_MIN_BYTES // NATIVE_MAX_FILE_BYTES)
-    local = [SourceObject(f"/logs/{d}.json", NATIVE_MAX_FILE_BYTES, "") for d in days]
+    local = [SourceObject(f"/logs/{day}.json", NATIVE_MIN_BYTES // 4, "") for day in range(4)]
     assert native_bytes(local) == NATIVE_MIN_BYTES
-    assert native_bytes([SourceObject("s3://logs/day.json", 100, "")]) == 0
-    assert native_bytes([SourceObject("/logs/big.json", NATIVE_MAX_FILE_BYTES + 1, "")]) == 0
+    assert native_bytes([*local, SourceObject("s3://logs/day.json", 100, "")]) == NATIVE_MIN_BYTES
     assert 1 <= native_threads() <= NATIVE_MAX_THREADS
-
-
-def test_a_file_over_the_size_limit_stays_with_the_python_path(
-    warehouse: sa.Engine, tmp_path: Path
-) -> None:
-    small = write_events(tmp_path / "2018-11-01-events.json", 10)
-    big = write_events(tmp_path / "2018-11-02-events.json", 100)
-    staged, left, found = stage_natively(warehouse, tmp_path, max_file_bytes=small.stat().st_size)
-    assert (staged, left) == (10, [big.name])
-    assert found == python_rows([small])
 
 
 def test_runs_keep_the_listing_order_and_group_files_up_to_the_size_given() -> None:
@@ -294,7 +276,7 @@ def test_duckdb_reads_only_local_files_as_listed_whose_path_is_no_glob_pattern(
         path.write_text("{}\n")
     listed = {Path(o.uri).name: o for o in list_sources(str(tmp_path))}
     plain.write_text('{"changed": true}\n')
-    assert not natively_readable(listed["day.json"], 100)  # changed since it was listed
-    assert not natively_readable(listed["day[1].json"], 100)
-    assert not natively_readable(SourceObject("s3://bucket/log_data/day.json", 3, "etag"), 100)
-    assert natively_readable(next(iter(list_sources(str(plain)))), 100)
+    assert not natively_readable(listed["day.json"])  # changed since it was listed
+    assert not natively_readable(listed["day[1].json"])
+    assert not natively_readable(SourceObject("s3://bucket/log_data/day.json", 3, "etag"))
+    assert natively_readable(next(iter(list_sources(str(plain)))))
