@@ -6,7 +6,11 @@ One module per backend, the same interface (:class:`Stager`):
 * :mod:`sparkify.staging.postgres` — COPY's semantics emulated in Python
   (:mod:`sparkify.staging.records`, :mod:`sparkify.staging.rows`), rows streamed
   with ``COPY FROM STDIN``;
-* :mod:`sparkify.staging.duckdb` — the same emulation, rows bulk-inserted.
+* :mod:`sparkify.staging.duckdb` — the log files read by DuckDB itself, COPY's
+  rules in SQL (:mod:`sparkify.staging.native`, :mod:`sparkify.staging.native_screen`,
+  :mod:`sparkify.staging.duckdb_events`);
+  the song files, and any log file the native path declines, by the same
+  emulation, rows bulk-inserted.
 
 Only these modules know which database they talk to.
 """

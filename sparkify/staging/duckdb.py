@@ -1,11 +1,17 @@
-"""Embedded DuckDB: COPY's semantics emulated, rows bulk-loaded through ``read_json``.
+"""Embedded DuckDB: the log files staged by DuckDB's own JSON reader, the rest emulated.
 
-Validated rows are written as JSON arrays, one per line, to a temporary file and
-inserted with one ``INSERT ... SELECT`` over ``read_ndjson_objects``: DuckDB's own
-parser is far faster than row-by-row inserts from Python, and memory stays flat
-(the rows wait on disk, not in memory).
+The log files go through :mod:`sparkify.staging.duckdb_events`: DuckDB reads
+them with ``read_json`` and applies COPY's rules in SQL
+(:mod:`sparkify.staging.native`); a file it cannot stage exactly as the Python
+path would, and every song file, goes through COPY's emulation in Python
+(:class:`~sparkify.staging.emulated.EmulatedStager`). Its validated rows are
+written as JSON arrays, one per line, to a temporary file and inserted with one
+``INSERT ... SELECT`` over ``read_ndjson_objects``: DuckDB's own parser is far
+faster than row-by-row inserts from Python, and memory stays flat (the rows wait
+on disk, not in memory).
 
-Those files live in ``<database>.sparkify-tmp/``, beside the database file, as
+Those files, and the copies of ``s3://`` log objects the native path reads,
+live in ``<database>.sparkify-tmp/``, beside the database file, as
 DuckDB's own spill files live in ``<database>.tmp/``: a load killed mid-way
 leaves them there, and the next load removes them once it holds the file's
 lock (:func:`remove_leftovers`), when no other process can be using them.

@@ -37,6 +37,7 @@ from sparkify.sources import SourceObject, copy_to_file, is_s3
 from sparkify.staging import native
 from sparkify.staging.base import Progress
 from sparkify.staging.duckdb import scratch_file
+from sparkify.staging.native_screen import INPUT_ERRORS
 from sparkify.staging.sql_names import qualified_name
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ def _insert(
             rows.select(*(duckdb.ColumnExpression(name) for name in order)).insert_into(
                 qualified_name(conn, staging_events)
             )
-    except native.INPUT_ERRORS as exc:  # a file replaced since the triage read it
+    except INPUT_ERRORS as exc:  # a file replaced since the triage read it
         reason = "changed while it was staged: " + str(exc).splitlines()[0]
         raise SourceError(paths[0], reason) from None
 

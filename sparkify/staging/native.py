@@ -13,31 +13,37 @@ Interface (any target: DuckDB's own staging table, or another database that
 uses an in-process DuckDB only as its parser)::
 
     rules = event_rules(plan.jsonpaths)         # or song_rules(), TableRules(...)
-    triage = triage_files(duck, paths, rules)   # Triage(native=[...], python={path: why})
-    rows = staged(duck, triage.native, rules)   # relation: the table's columns, in order
-    checked(duck, paths, rules)                 # the same, with ``source`` first and
-                                                # ``reason`` last (NULL: the row loads)
+    triage = triage_files(duck, paths, rules)   # Triage(native=[...], python={path: why},
+                                                #        rows=..., plain=...)
+    rows = staged(duck, triage.native, rules, triage.plain)
+                                                # relation: the table's columns, in order
+    checked(duck, paths, rules)                 # every row of any files, with ``source``
+                                                # first and ``reason`` last (NULL: it loads)
 
 ``duck`` is any DuckDB connection; ``paths`` are local files (absolute paths, no
 glob characters). :func:`triage_files` runs statements that may fail on bad
 input (DuckDB aborts the transaction of a failed statement), so give it a
-connection whose transaction holds nothing else: a cursor of the target
-database (``duck.cursor()``), or an in-memory one. :func:`staged` over the files
-it accepted reads them again, with the same rules, where the rows are wanted.
+connection whose transaction holds nothing else: a second connection to the
+target database (``duck.duplicate()``), or an in-memory one. :func:`staged`
+reads the files it accepted again where the rows are wanted; they read without
+an error (unless they change in between). :func:`checked` alone does not screen
+the raw text (:mod:`~sparkify.staging.native_screen`): its reasons cover the
+rows DuckDB reads.
 
 Why a file goes to the Python path (the ``python`` reasons):
 
-* the screen of its raw text (:func:`screen`) finds what DuckDB's parser takes
-  and orjson refuses: NaN and Infinity literals, trailing commas, numbers too
-  big for a double or beyond 64 bits, a byte order mark, vertical tab or form
-  feed; or an escaped NUL (``\\u0000``), which no text column may hold;
+* the screen of its raw text (:mod:`~sparkify.staging.native_screen`) finds
+  what DuckDB's parser takes and orjson refuses: NaN and Infinity literals,
+  trailing commas, numbers too big for a double or beyond 64 bits, a byte order
+  mark, vertical tab or form feed, nesting deeper than orjson takes; or an
+  escaped NUL (``\\u0000``), which no text column may hold;
 * ``read_json`` cannot read it (malformed JSON, invalid UTF-8, a duplicated key
   of a mapped column, nesting deeper than DuckDB takes, a line that is not an
   object...): DuckDB reads strictly and the file is retried alone to find it;
 * a row breaks a rule, or holds a value whose exact conversion only the Python
-  path decides (text that starts like a JSON object, a number written with a
-  fraction into an integer column where the reader's text cannot tell a float
-  from a string): its ``reason``.
+  path decides (text that starts like a JSON object; a float into an integer
+  column, which the reader's text cannot tell from text of the same
+  characters): its ``reason``.
 
 The values match the Python path's exactly: DuckDB writes a JSON number read
 into a text column as Python's ``json.dumps`` does (shortest round trip, ``1e+16``),
@@ -48,7 +54,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +73,7 @@ from duckdb import sqltypes as types
 from sparkify.models import staging_events, staging_songs
 from sparkify.sources import JsonPath
 from sparkify.staging import rows
-from sparkify.staging.records import MAX_DEPTH
+from sparkify.staging.native_screen import FILE_COLUMN, per_file, screen
 from sparkify.staging.rows import REQUIRED_SONG_KEYS, TS_BOUND, Bound, int_range
 
 #: The column of :func:`checked` naming each row's file, and the one saying why a row
@@ -89,18 +95,8 @@ JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 FLOAT_TEXT = r"-?[0-9]+(?:\.[0-9]+(?:e[+-][0-9]+)?|e[+-][0-9]+)"
 #: Source keys the native path maps: plain names (DuckDB's column names ignore case).
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: The reader's column of file names (no source key may take it).
-_FILE = "sparkify_file_"
 #: The prefix of the flags saying a value is plain (see ``_Column.plain``).
 _PLAIN = "plain_"
-#: DuckDB's errors about the input. A UnicodeDecodeError is one too: DuckDB quotes the
-#: bad line in its message, cut at a byte count, and Python cannot decode the message.
-INPUT_ERRORS = (
-    duckdb.InvalidInputException,
-    duckdb.IOException,
-    duckdb.ConversionException,
-    UnicodeDecodeError,
-)
 #: Characters a path may not hold: DuckDB would read it as a glob pattern.
 _GLOB = frozenset("*?[{")
 
@@ -134,7 +130,7 @@ class TableRules:
         bad = [key for key in self.keys if not _PLAIN_KEY.fullmatch(key)]
         if bad:
             raise NotNative(f"keys DuckDB would not map as the Python path does: {bad}")
-        if len({key.lower() for key in (*self.keys, _FILE)}) != len(self.keys) + 1:
+        if len({key.lower() for key in (*self.keys, FILE_COLUMN)}) != len(self.keys) + 1:
             raise NotNative("keys that differ only in case")
 
 
@@ -382,10 +378,10 @@ def _relation(
         format="newline_delimited",
         records="true",
         compression="none",
-        filename=_FILE,
+        filename=FILE_COLUMN,
     )
     source = _col(SOURCE)
-    first = reader.select(_col(_FILE).alias(SOURCE), *(e for c in columns for e in c.first()))
+    first = reader.select(_col(FILE_COLUMN).alias(SOURCE), *(e for c in columns for e in c.first()))
     second = first.select(source, *(e for c in columns for e in c.second()))
     last = [c.last() for c in columns]
     flags = [(f"{_PLAIN}{c.name}", c.plain()) for c in columns]
@@ -406,111 +402,6 @@ def _relation(
 
 
 # -- which files the native path stages ---------------------------------------------------
-
-#: A value DuckDB's parser takes and orjson refuses, after ``:``, ``,`` or ``[``:
-#: NaN or Infinity (any case), or a number too big for a double (an exponent of
-#: three digits; a run of 19 digits, also beyond 64 bits, which orjson reads as a
-#: float and DuckDB as its digits). Each pattern starts with one literal byte,
-#: which RE2 finds with memchr: one pattern of the three alternatives would scan
-#: every byte (8 times slower).
-_ODD_VALUE = r"[ \t\r]*(?:[-+]?(?i:nan|inf)|-?[0-9]{19}|-?[0-9][0-9.]*[eE][-+]?[0-9]{3})"
-SCREEN_PATTERNS = (
-    (
-        "a trailing comma, NaN, Infinity or a number beyond a double",
-        "," + r"(?:[ \t\r]*[\]}]|" + _ODD_VALUE + ")",
-    ),
-    ("NaN, Infinity or a number beyond a double", ":" + _ODD_VALUE),
-    ("NaN, Infinity or a number beyond a double", r"\[" + _ODD_VALUE),
-)
-#: Bytes orjson refuses where DuckDB's reader skips them as blanks, and the escape
-#: of the one character no text column may hold.
-SCREEN_LITERALS = (
-    ("a vertical tab", "\x0b"),
-    ("a form feed", "\x0c"),
-    ("an escaped NUL character (\\u0000)", "\\u0000"),
-)
-_BOM = b"\xef\xbb\xbf"
-
-
-#: A line shorter than this cannot hold a record nested deeper than MAX_DEPTH levels
-#: (that many brackets open, and as many close).
-_DEEP_LINE = 2 * (MAX_DEPTH + 1)
-
-
-def screen(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> dict[str, str]:
-    """The files whose raw text holds what DuckDB's parser and orjson read differently.
-
-    Returns each such path with the reason; a file DuckDB cannot read as lines of
-    UTF-8 text (``read_csv`` of one column, no quoting) is one of them. The lines
-    stream through (memory stays flat whatever the files' size). A line long
-    enough to be nested deeper than orjson's
-    :data:`~sparkify.staging.records.MAX_DEPTH` levels (DuckDB's parser takes any
-    depth) is odd when it holds more brackets than that.
-    """
-    odd: dict[str, str] = {}
-    for path in paths:
-        try:
-            with open(path, "rb") as file:
-                if file.read(len(_BOM)) == _BOM:  # DuckDB's readers skip it; orjson refuses it
-                    odd[path] = "a byte order mark"
-        except OSError as exc:
-            odd[path] = f"cannot read it: {exc.strerror or exc}"
-    line = _col("line")
-    checks = [(why, Fn("contains", line, _k(text))) for why, text in SCREEN_LITERALS]
-    checks += [(why, Fn("regexp_matches", line, _k(pattern))) for why, pattern in SCREEN_PATTERNS]
-    unbracketed = Fn("replace", Fn("replace", line, _k("["), _k("")), _k("{"), _k(""))
-    deep = CaseExpression(
-        Fn("strlen", line) >= _k(_DEEP_LINE),
-        Fn("strlen", line) - Fn("strlen", unbracketed) > _k(MAX_DEPTH),
-    )
-    checks.append((f"a record that may be nested deeper than {MAX_DEPTH} levels", deep))
-    reason = CaseExpression(checks[0][1], _k(checks[0][0]))
-    for why, check in checks[1:]:
-        reason = reason.when(check, _k(why))
-
-    def build(batch: Sequence[str]) -> duckdb.DuckDBPyRelation:
-        lines = duck.read_csv(
-            list(batch),
-            columns={"line": "VARCHAR"},
-            delimiter="\x01",  # never in a JSON line: raw control characters are invalid
-            quotechar="",
-            escapechar="",
-            header=False,
-            auto_detect=False,
-            filename=_FILE,
-        )
-        return lines.aggregate([_col(_FILE), Fn("min", reason)], _col(_FILE))
-
-    for path, why in _per_file([p for p in paths if p not in odd], build, odd):
-        if why is not None:
-            odd[path] = why
-    return odd
-
-
-def _per_file(
-    paths: Sequence[str],
-    build: Callable[[Sequence[str]], duckdb.DuckDBPyRelation],
-    failed: dict[str, str],
-) -> list[Any]:
-    """The rows of ``build(paths)``; when DuckDB fails on the input, those of each file
-    alone, the failing files recorded in ``failed`` with DuckDB's reason (its first line).
-
-    Only running the relation is retried: a relation that cannot be built is a bug.
-    """
-    if not paths:
-        return []
-    try:
-        return build(paths).fetchall()
-    except INPUT_ERRORS:
-        pass
-    rows: list[Any] = []
-    for path in paths:
-        rel = build([path])
-        try:
-            rows += rel.fetchall()
-        except INPUT_ERRORS as exc:
-            failed[path] = "DuckDB cannot read it: " + str(exc).splitlines()[0]
-    return rows
 
 
 @dataclass(frozen=True)
@@ -549,11 +440,12 @@ def triage_files(
     total = 0
     failed: dict[str, str] = {}
     plain = set(numeric)
-    for path, count, why, *flags in _per_file(candidates, build, failed):
+    for path, count, why, *flags in per_file(candidates, build, failed):
         if why is not None:
             python[path] = why
         else:
             total += count
             plain -= {name for name, flag in zip(numeric, flags, strict=True) if not flag}
     python.update(failed)
-    return Triage([p for p in paths if p not in python], python, total, frozenset(plain))
+    native = [p for p in paths if p not in python]
+    return Triage(native, python, total, frozenset(plain) if native else frozenset())

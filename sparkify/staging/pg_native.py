@@ -44,17 +44,16 @@ from duckdb import CaseExpression, ColumnExpression, ConstantExpression, Functio
 from sparkify.sources import JsonPath, SourceObject, is_s3, runs, unchanged
 from sparkify.staging.base import Progress
 from sparkify.staging.native import (
-    INPUT_ERRORS,
     REASON,
     NotNative,
     TableRules,
     checked,
     event_rules,
     readable,
-    screen,
     staged,
     triage_files,
 )
+from sparkify.staging.native_screen import INPUT_ERRORS, screen
 from sparkify.staging.pg_copy import NULL_FIELD, SIGNATURE, TRAILER, copy_in
 
 #: Tuples fetched from DuckDB and joined into one ``write`` (about 0.3 MB of events).
@@ -251,7 +250,7 @@ def copy_run(
     """COPY the rows of a run of files the native rules take; the rows, and the files left.
 
     One pass when every row loads: the files that pass the screen
-    (:func:`~sparkify.staging.native.screen`) are read once, checked and sent,
+    (:func:`~sparkify.staging.native_screen.screen`) are read once, checked and sent,
     in a savepoint. A row with a reason or a file DuckDB cannot read rolls the
     savepoint back; then :func:`~sparkify.staging.native.triage_files` sorts the
     run's files, and those it accepts are sent again. Bad input is rare and

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sparkify import schema
+from sparkify import load, schema
 from sparkify.config import load_settings
 from sparkify.db import engine_for_url
 from sparkify.errors import BadRecordError, TooManyBadRecordsError
@@ -37,6 +37,7 @@ from sparkify.staging.base import NoProgress
 from tests import contract_fixtures as fx
 from tests.contract_fixtures import JSONPATHS
 from tests.sourcedata import event, event_line
+from tests.warehouse import settings_for, staged_by
 
 pytestmark = pytest.mark.integration
 
@@ -423,3 +424,27 @@ def test_s3_log_objects_are_copied_beside_the_database_staged_natively_and_remov
     assert "1 of 2 log files staged natively" in caplog.text
     scratch = Path(str(engine.url.database) + ".sparkify-tmp")
     assert not scratch.exists() or not any(scratch.iterdir())
+
+
+def test_a_path_with_quotes_spaces_and_accents_is_read_natively(
+    duck: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    odd = tmp_path / "l'été 2018" / "day 'one'.json"
+    odd.parent.mkdir()
+    odd.write_bytes(GOOD + b"\n" + GOOD)
+    triage = native.triage_files(duck, [str(odd)], RULES)
+    assert (triage.native, triage.rows) == ([str(odd)], 2)
+
+
+def test_a_database_in_memory_stages_natively_too(tmp_path: Path) -> None:
+    sources = fx.write_sources(tmp_path)
+    engine = engine_for_url("duckdb:///:memory:")
+    schema.upgrade(engine)
+    try:
+        report = load.run(engine, settings_for(engine, sources))
+        python = load.run(
+            engine, staged_by(settings_for(engine, sources), "duckdb-python"), mode="full"
+        )
+    finally:
+        engine.dispose()
+    assert report.staged == python.staged == {"staging_songs": 7, "staging_events": 11}
