@@ -18,7 +18,8 @@ no password at all: :mod:`sparkify.db` fetches temporary credentials from AWS fo
 each connection (see :class:`IamAuth`).
 
 ``SPARKIFY_DUCKDB_STAGING`` (environment only: ``native``, the default, or
-``python``) chooses how DuckDB stages the log files (``Settings.duckdb_staging``).
+``python``) chooses how DuckDB stages the log files (``Settings.duckdb_staging``),
+and whether PostgreSQL may use DuckDB to parse them.
 """
 
 from __future__ import annotations
@@ -122,7 +123,10 @@ class Settings:
         duckdb_staging: how DuckDB stages the log files: ``native`` (DuckDB's own
             JSON reader, COPY's rules in SQL; a file it cannot stage exactly is
             read by the Python path) or ``python`` (every file by the Python
-            path, the reference). ``SPARKIFY_DUCKDB_STAGING``; other backends ignore it.
+            path, the reference). ``SPARKIFY_DUCKDB_STAGING``. PostgreSQL parses the log
+            files with DuckDB only under ``native``, where it pays
+            (:meth:`~sparkify.staging.postgres.PostgresStager.stage_table`); Redshift
+            ignores it.
     """
 
     database_url: sa.URL

@@ -14,7 +14,7 @@ ledger and staging stand on it (a unit test checks the direction).
 * :mod:`~sparkify.sources.jsonpaths` — Redshift JSONPaths files, parsed and
   checked as COPY takes them;
 * :mod:`~sparkify.sources.plan` — the load plan (:func:`plan_sources`) and
-  :func:`chunks`.
+  :func:`chunks` and :func:`runs`.
 
 Callers outside the package import from here, not from the modules.
 """
@@ -28,8 +28,9 @@ from sparkify.sources.listing import (
     SourceObject,
     iter_sources,
     list_sources,
+    unchanged,
 )
-from sparkify.sources.plan import Plan, TableSources, chunks, plan_sources
+from sparkify.sources.plan import Plan, TableSources, chunks, plan_sources, runs
 from sparkify.sources.reading import (
     STREAM_BLOCK,
     copy_to_file,
@@ -73,8 +74,10 @@ __all__ = [
     "plan_sources",
     "read_one",
     "read_sources",
+    "runs",
     "s3_client",
     "sources_client",
     "split_s3_uri",
     "stream_sources",
+    "unchanged",
 ]

@@ -38,7 +38,9 @@ from sparkify.sources.s3 import error_code, is_s3, s3_client, s3_reason, split_s
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["LISTING_CHUNK", "Listing", "SourceObject", "iter_sources", "list_sources"]
+__all__ = [
+    "LISTING_CHUNK", "Listing", "SourceObject", "iter_sources", "list_sources", "unchanged",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +273,19 @@ def _local_object(path: str) -> SourceObject | None:
     if not S_ISREG(stat.st_mode):
         return None
     return SourceObject(uri=path, size=stat.st_size, etag=f"{stat.st_size}-{stat.st_mtime_ns}")
+
+
+def unchanged(obj: SourceObject) -> bool:
+    """Whether a local object is still the regular file it was when listed (same etag).
+
+    A reader that does not check the etag itself (DuckDB's) asks first; a
+    ``False`` sends the object to a reader that says what changed.
+    """
+    try:
+        now = _local_object(obj.uri)
+    except OSError:
+        return False
+    return now is not None and (not obj.etag or now.etag == obj.etag)
 
 
 def _iter_local(prefix: str, suffix: str) -> Iterator[SourceObject]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sparkify.config import Settings
 from sparkify.models import EVENT_KEYS, staging_events, staging_songs
 from sparkify.sources.jsonpaths import JsonPath, parse_jsonpaths
-from sparkify.sources.listing import Listing, iter_sources
+from sparkify.sources.listing import Listing, SourceObject, iter_sources
 from sparkify.sources.reading import read_one
 from sparkify.sources.s3 import sources_client
 
@@ -106,3 +106,18 @@ def chunks(items: Iterable[T], size: int) -> Iterator[Sequence[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def runs(objects: Iterable[SourceObject], size: int) -> Iterator[list[SourceObject]]:
+    """Split ``objects`` into runs, in order: each ends at the object that brings it to
+    ``size`` bytes or more (the last may hold fewer)."""
+    run: list[SourceObject] = []
+    total = 0
+    for obj in objects:
+        run.append(obj)
+        total += obj.size
+        if total >= size:
+            yield run
+            run, total = [], 0
+    if run:
+        yield run
