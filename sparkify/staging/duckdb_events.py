@@ -21,10 +21,8 @@ time (in listing order, up to :data:`BATCH_BYTES`):
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from stat import S_ISREG
 from typing import TYPE_CHECKING, cast
 
 import duckdb
@@ -33,7 +31,7 @@ import sqlalchemy as sa
 from sparkify.ddl import set_setting
 from sparkify.errors import SourceError
 from sparkify.models import staging_events
-from sparkify.sources import SourceObject, copy_to_file, is_s3
+from sparkify.sources import SourceObject, copy_to_file, is_s3, runs, unchanged
 from sparkify.staging import native
 from sparkify.staging.base import Progress
 from sparkify.staging.duckdb import scratch_file
@@ -74,24 +72,11 @@ def stage_events(
     side = main.duplicate()
     try:
         rows = 0
-        for batch in _batches(objects):
+        for batch in runs(objects, BATCH_BYTES):
             rows += _stage_batch(conn, main, side, batch, rules, python, progress, client)
         return rows
     finally:
         side.close()
-
-
-def _batches(objects: Iterable[SourceObject]) -> Iterator[list[SourceObject]]:
-    batch: list[SourceObject] = []
-    size = 0
-    for obj in objects:
-        batch.append(obj)
-        size += obj.size
-        if size >= BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
 
 
 def _stage_batch(
@@ -111,7 +96,7 @@ def _stage_batch(
                 path = stack.enter_context(_copy(conn, obj, client))
                 if path is not None:
                     local[obj.uri] = path
-            elif _unchanged(obj):
+            elif unchanged(obj):
                 local[obj.uri] = obj.uri
         triage = native.triage_files(side, list(local.values()), rules)
         log.debug(
@@ -123,7 +108,7 @@ def _stage_batch(
         if done:
             _insert(conn, main, [local[obj.uri] for obj in done], rules, triage.plain)
             for obj in done:
-                if not is_s3(obj.uri) and not _unchanged(obj):
+                if not is_s3(obj.uri) and not unchanged(obj):
                     raise SourceError(obj.uri, "the file changed while it was staged")
             progress.advance(len(done), sum(obj.size for obj in done))
         rest, names = [], {}
@@ -136,16 +121,6 @@ def _stage_batch(
                 obj = SourceObject(path, obj.size, "")
             rest.append(obj)
         return triage.rows + (python(rest, names) if rest else 0)
-
-
-def _unchanged(obj: SourceObject) -> bool:
-    """Whether the local file is still a regular file as it was listed (size and mtime)."""
-    try:
-        stat = os.stat(obj.uri)
-    except OSError:
-        return False
-    same = not obj.etag or obj.etag == f"{stat.st_size}-{stat.st_mtime_ns}"
-    return S_ISREG(stat.st_mode) and same
 
 
 @contextmanager
