@@ -6,53 +6,51 @@ migration that adds ``load_runs`` is told to run the migrations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import sqlalchemy as sa
 from rich.markup import escape
 from rich.table import Table
 
-from sparkify import history
 from sparkify.cli.console import SparkifyGroup, cell, console
-from sparkify.cli.options import F, settings_options
-from sparkify.cli.output import emit_csv, emit_json
-from sparkify.config import Settings
-from sparkify.db import reader_engine, reading
+from sparkify.cli.options import settings_options
+from sparkify.cli.output import Format, emit_csv, emit_json, formats_option
 from sparkify.errors import UnknownRunError
-from sparkify.execute import Execute, executor_for
-from sparkify.models import load_errors, load_ledger, load_runs
 
-#: What ``runs`` reads: the ledger and load_errors tell an older warehouse (made
-#: before load_runs) from no warehouse at all.
-HISTORY_TABLES = (load_ledger, load_errors, load_runs)
-#: The columns of ``runs --format csv``: the load_runs row, figures as JSON text.
-CSV_COLUMNS = [column.name for column in load_runs.columns]
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from sparkify.config import Settings
+    from sparkify.execute import Execute
+    from sparkify.history import RunRecord
+
+# The library (SQLAlchemy, the drivers) is imported inside the commands:
+# ``sparkify runs --help`` needs none of it (see the package's docstring).
+
+#: Runs listed by default (``sparkify.history.DEFAULT_LIMIT``; a test keeps them equal).
+RUNS_LIMIT = 20
 
 
 @contextmanager
 def _history(settings: Settings) -> Iterator[tuple[sa.Connection, Execute]]:
-    """A read-only connection to the warehouse's history, and how to send statements."""
+    """A read-only connection to the warehouse's history, and how to send statements.
+
+    The ledger and load_errors are asked for too: they tell an older warehouse
+    (made before load_runs) from no warehouse at all.
+    """
+    from sparkify.db import reader_engine, reading
+    from sparkify.execute import executor_for
+    from sparkify.models import load_errors, load_ledger, load_runs
+
     engine = reader_engine(settings)
+    tables = (load_ledger, load_errors, load_runs)
     try:
-        with reading(engine, settings.schema, HISTORY_TABLES, "reading the load history") as conn:
+        with reading(engine, settings.schema, tables, "reading the load history") as conn:
             yield conn, executor_for(conn)
     finally:
         engine.dispose()
-
-
-def _format_option(*choices: str) -> Callable[[F], F]:
-    """``--format``: one of ``choices``, ``table`` by default (as ``analyze`` takes it)."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(list(choices)),
-        default="table",
-        show_default=True,
-        help="Output format.",
-    )
 
 
 @click.group("runs", cls=SparkifyGroup, invoke_without_command=True)
@@ -60,24 +58,26 @@ def _format_option(*choices: str) -> Callable[[F], F]:
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
-    default=history.DEFAULT_LIMIT,
+    default=RUNS_LIMIT,
     show_default=True,
     help="How many runs to list (the newest).",
 )
-@_format_option("table", "json", "csv")
+@formats_option("table", "json", "csv")
 @click.pass_context
-def runs(ctx: click.Context, settings: Settings, limit: int, fmt: str) -> None:
+def runs(ctx: click.Context, settings: Settings, limit: int, fmt: Format) -> None:
     """List the load runs (sparkify etl), newest first; `runs show RUN_ID` shows one."""
     if ctx.invoked_subcommand is not None:
         return
+    from sparkify import history
+    from sparkify.models import load_runs
+
     with _history(settings) as (conn, run):
         found = history.recent(conn, limit, run)
     if fmt == "json":
         emit_json([record.as_dict() for record in found])
     elif fmt == "csv":
-        emit_csv(
-            [[record.as_flat()[name] for name in CSV_COLUMNS] for record in found], CSV_COLUMNS
-        )
+        columns = [column.name for column in load_runs.columns]  # figures as JSON text
+        emit_csv([[record.as_flat()[name] for name in columns] for record in found], columns)
     else:
         _print_runs(found)
 
@@ -86,7 +86,7 @@ def runs(ctx: click.Context, settings: Settings, limit: int, fmt: str) -> None:
 WIDE = 170
 
 
-def _print_runs(found: list[history.RunRecord]) -> None:
+def _print_runs(found: list[RunRecord]) -> None:
     if not found:
         console.print("No load runs recorded yet: `sparkify etl` records each run.", markup=False)
     elif console.width < WIDE:
@@ -95,7 +95,7 @@ def _print_runs(found: list[history.RunRecord]) -> None:
         _print_runs_table(found)
 
 
-def _print_runs_table(found: list[history.RunRecord]) -> None:
+def _print_runs_table(found: list[RunRecord]) -> None:
     table = Table(title="Load runs, newest first")
     # The id and the time are never cut (the id is what `runs show` takes).
     table.add_column("run_id", no_wrap=True)
@@ -117,7 +117,7 @@ def _print_runs_table(found: list[history.RunRecord]) -> None:
     console.print(table)
 
 
-def _print_run_lines(found: list[history.RunRecord]) -> None:
+def _print_run_lines(found: list[RunRecord]) -> None:
     """A narrow terminal: one line per run, a failed run's error indented below it."""
     console.print("Load runs, newest first (started in UTC, seconds):", markup=False)
     for record in found:
@@ -129,7 +129,7 @@ def _print_run_lines(found: list[history.RunRecord]) -> None:
     )
 
 
-def _essentials(record: history.RunRecord) -> tuple[str, ...]:
+def _essentials(record: RunRecord) -> tuple[str, ...]:
     return (
         record.run_id,
         _status(record.status, len("succeeded")),
@@ -138,7 +138,7 @@ def _essentials(record: history.RunRecord) -> tuple[str, ...]:
     )
 
 
-def _counts(record: history.RunRecord) -> tuple[dict[str, int], ...]:
+def _counts(record: RunRecord) -> tuple[dict[str, int], ...]:
     return record.objects, record.staged, record.inserted, record.updated
 
 
@@ -151,9 +151,11 @@ def _status(status: str, width: int = 0) -> str:
 @runs.command("show")
 @settings_options
 @click.argument("run_id")
-@_format_option("table", "json")
-def show(settings: Settings, run_id: str, fmt: str) -> None:
+@formats_option("table", "json")
+def show(settings: Settings, run_id: str, fmt: Format) -> None:
     """Show one load run, with the bad records it skipped (its load_errors rows)."""
+    from sparkify import history
+
     with _history(settings) as (conn, run):
         record = history.one(conn, run_id, run)
         if record is None:
@@ -166,7 +168,7 @@ def show(settings: Settings, run_id: str, fmt: str) -> None:
     _print_errors(errors)
 
 
-def _print_run(record: history.RunRecord) -> None:
+def _print_run(record: RunRecord) -> None:
     about = Table("field", "value", title=f"Load run {record.run_id}", show_header=False)
     about.add_row("status", _status(record.status))
     about.add_row("started (UTC)", str(record.started_at))

@@ -26,17 +26,20 @@ Format = Literal["table", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv")
 
 
-def format_option(func: F) -> F:
-    """``--format table|json|csv``; the command receives it as ``fmt``."""
-    option = click.option(
+def formats_option(*choices: Format) -> Callable[[F], F]:
+    """``--format`` among ``choices`` (``table`` by default); the command receives it as ``fmt``."""
+    return click.option(
         "--format",
         "fmt",
-        type=click.Choice(FORMATS),
+        type=click.Choice(choices),
         default="table",
         show_default=True,
         help="Output on stdout: a table, JSON or CSV (notices and progress go to stderr).",
     )
-    return option(func)
+
+
+#: ``--format table|json|csv``, as every reporting command takes it.
+format_option = formats_option(*FORMATS)
 
 
 def records(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> list[dict[str, Any]]:

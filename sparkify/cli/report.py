@@ -8,13 +8,16 @@ imported inside the command, so that importing this module stays light.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
 from sparkify.cli.console import console, notice
 from sparkify.cli.options import settings_options
-from sparkify.config import Settings
+
+if TYPE_CHECKING:
+    from sparkify.config import Settings
 
 
 @click.command("report")

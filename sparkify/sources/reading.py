@@ -14,6 +14,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from itertools import groupby
 from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -152,20 +153,26 @@ def _open_regular(path: str) -> BinaryIO:
         raise
 
 
-def _read_local(obj: SourceObject) -> bytes:
+@contextmanager
+def _listed_file(obj: SourceObject) -> Iterator[BinaryIO]:
+    """The local file of ``obj``, open, as it was listed; its OS errors as SourceError."""
     try:
         with _open_regular(obj.uri) as file:
             stat = os.fstat(file.fileno())
-            data = file.read()
+            if obj.etag and obj.etag != f"{stat.st_size}-{stat.st_mtime_ns}":
+                raise SourceError(obj.uri, "the file changed since it was listed")
+            yield file
     except FileNotFoundError:
         raise SourceError(obj.uri, "no such file") from None
     except IsADirectoryError:
         raise SourceError(obj.uri, "is a folder, not a file") from None
     except OSError as exc:
         raise SourceError(obj.uri, f"cannot read it: {exc.strerror or exc}") from None
-    if obj.etag and obj.etag != f"{stat.st_size}-{stat.st_mtime_ns}":
-        raise SourceError(obj.uri, "the file changed since it was listed")
-    return data
+
+
+def _read_local(obj: SourceObject) -> bytes:
+    with _listed_file(obj) as file:
+        return file.read()
 
 
 #: Objects larger than this are streamed in blocks of this size, never held whole,
@@ -236,16 +243,6 @@ def _blocks(obj: SourceObject, client: S3Client | None, block_size: int) -> Iter
 
 
 def _local_blocks(obj: SourceObject, block_size: int) -> Iterator[bytes]:
-    try:
-        with _open_regular(obj.uri) as file:
-            stat = os.fstat(file.fileno())
-            if obj.etag and obj.etag != f"{stat.st_size}-{stat.st_mtime_ns}":
-                raise SourceError(obj.uri, "the file changed since it was listed")
-            while block := file.read(block_size):
-                yield block
-    except FileNotFoundError:
-        raise SourceError(obj.uri, "no such file") from None
-    except IsADirectoryError:
-        raise SourceError(obj.uri, "is a folder, not a file") from None
-    except OSError as exc:
-        raise SourceError(obj.uri, f"cannot read it: {exc.strerror or exc}") from None
+    with _listed_file(obj) as file:
+        while block := file.read(block_size):
+            yield block

@@ -107,6 +107,10 @@ def _heavy_modules_imported_by(*args: str) -> set[str]:
         ),
         ["generate", "--help"],
         ["demo", "--help"],
+        ["report", "--help"],
+        # (`runs show --help` builds the group's settings first, as click runs a group's
+        # callback before its subcommand's: that one reads the configuration.)
+        ["runs", "--help"],
     ],
     ids=" ".join,
 )
@@ -135,3 +139,10 @@ def test_the_help_lists_the_commands_as_it_would_with_every_command_imported() -
 
 def test_the_lock_timeout_flag_defaults_to_the_librarys_default() -> None:
     assert LOCK_TIMEOUT_DEFAULT == load.DEFAULT_LOCK_TIMEOUT
+
+
+def test_runs_lists_the_librarys_default_number_of_runs() -> None:
+    from sparkify import history
+    from sparkify.cli.history import RUNS_LIMIT
+
+    assert RUNS_LIMIT == history.DEFAULT_LIMIT
