@@ -19,6 +19,7 @@ lock (:func:`remove_leftovers`), when no other process can be using them.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -36,7 +37,7 @@ from sparkify.errors import LoadInProgressError, is_lock_conflict
 from sparkify.models import STAR_TABLES, songplays, staging_events
 from sparkify.parts import TsRange, split, ts_bounds, ts_ranges
 from sparkify.sources import Plan, SourceObject, TableSources
-from sparkify.staging.base import ErrorBudget, Progress, StepCounts, Timed
+from sparkify.staging.base import ErrorBudget, Progress, StageResult, StepCounts, Timed
 from sparkify.staging.emulated import EmulatedStager, RowSink, builder_for
 from sparkify.staging.sql_names import qualified_name, schema_of
 
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
     from sparkify.staging.native import TableRules
     from sparkify.transform import Step
+
+log = logging.getLogger(__name__)
 
 _DUCK_TYPES = (
     (sa.SmallInteger, "SMALLINT"),
@@ -171,6 +174,57 @@ def _memory_capped(conn: sa.Connection) -> Iterator[None]:
 class DuckDBStager(EmulatedStager):
     """Stages into DuckDB through a temporary NDJSON file, in the load's transaction."""
 
+    #: Whether the log files are inserted optimistically (see :meth:`stage`).
+    _optimistic = False
+
+    def stage(
+        self,
+        conn: sa.Connection,
+        plan: Plan,
+        settings: Settings,
+        *,
+        budget: ErrorBudget,
+        run_id: str,
+        progress: Progress,
+        client: S3Client | None = None,
+    ) -> list[StageResult]:
+        """Stage everything with the log files inserted optimistically; if DuckDB declines
+        one, roll the transaction back and stage everything again, each file checked first.
+
+        Optimistic (:mod:`~sparkify.staging.duckdb_events`): after the screen of
+        their raw text, the log files are read once, by the ``INSERT`` that
+        checks every rule; checking first reads them twice (1M events: 1.9 s
+        against 2.4 s). A file with a bad record, or one DuckDB cannot read,
+        fails that statement, and a failed statement aborts DuckDB's transaction
+        (it has no savepoints): the transaction is rolled back and the staging
+        runs again, the careful way, which sends such files to the Python path
+        (errors, ``load_errors`` rows and ``--max-errors`` counting as always).
+        So staging must be the load's first write: the rollback takes the
+        transaction back to where it began (:func:`sparkify.load.run` only reads
+        before it). The bad records the first try met are forgotten with it, and
+        the progress bars start again (the first try's error is logged, not shown:
+        the careful path meets the same record and reports it as always).
+        """
+        from sparkify.staging.duckdb_events import Declined  # it imports this module
+
+        skipped = len(budget.errors)
+        self._optimistic = True
+        try:
+            return super().stage(
+                conn, plan, settings, budget=budget, run_id=run_id, progress=progress,
+                client=client,
+            )  # fmt: skip
+        except Declined as declined:
+            reason = str(declined)
+        finally:
+            self._optimistic = False
+        conn.rollback()
+        del budget.errors[skipped:]
+        log.info("staging again, each log file checked first: %s", reason)
+        return super().stage(
+            conn, plan, settings, budget=budget, run_id=run_id, progress=progress, client=client
+        )
+
     @contextmanager
     def transforming(self, conn: sa.Connection, staged_events: int, timed: Timed) -> Iterator[None]:
         """Decide in how many parts the merges run (:meth:`run_step`); no statistics needed."""
@@ -286,8 +340,9 @@ class DuckDBStager(EmulatedStager):
             )  # fmt: skip
 
         return duckdb_events.stage_events(
-            conn, sources.objects, rules, python, progress=progress, client=client
-        )
+            conn, sources.objects, rules, python, progress=progress, client=client,
+            optimistic=self._optimistic,
+        )  # fmt: skip
 
     #: Seconds between attempts to open a file another process holds.
     retry_every = 0.25

@@ -417,6 +417,15 @@ class Triage:
     plain: frozenset[str] = frozenset()
 
 
+def screened(duck: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> dict[str, str]:
+    """The files of ``paths`` left to the Python path before DuckDB reads them as JSON,
+    and why: a path DuckDB would read as a glob pattern, or what the screen of the raw
+    text finds (:func:`~sparkify.staging.native_screen.screen`)."""
+    left = {p: "a path DuckDB would read as a glob pattern" for p in paths if not readable(p)}
+    left.update(screen(duck, [p for p in paths if p not in left]))
+    return left
+
+
 def triage_files(
     duck: duckdb.DuckDBPyConnection, paths: Sequence[str], rules: TableRules
 ) -> Triage:
@@ -425,8 +434,7 @@ def triage_files(
     A file is native when the screen finds nothing in it, DuckDB reads it, and
     every row loads (reason ``NULL``). ``rows``: how many rows the native files hold.
     """
-    python = {p: "a path DuckDB would read as a glob pattern" for p in paths if not readable(p)}
-    python.update(screen(duck, [p for p in paths if p not in python]))
+    python = screened(duck, paths)
     candidates = [p for p in paths if p not in python]
 
     numeric = [c.name for c in rules.table.columns if not _text(c.type)]

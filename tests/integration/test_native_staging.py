@@ -448,3 +448,106 @@ def test_a_database_in_memory_stages_natively_too(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert report.staged == python.staged == {"staging_songs": 7, "staging_events": 11}
+
+
+# -- the optimistic insert, and the careful staging after it declines -------------------------
+
+
+def test_clean_log_files_are_read_once_by_the_insert_that_checks_them(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, [GOOD + b"\n" + GOOD, GOOD])
+
+    def no_triage(*args: Any) -> native.Triage:
+        raise AssertionError("clean files went through the triage")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(native, "triage_files", no_triage)
+        optimistic = stage(engine, tmp_path, "native", 0)
+    assert optimistic == stage(engine, tmp_path, "python", 0)
+    assert len(optimistic[1]) == 3
+
+
+@pytest.mark.parametrize("max_errors", [0, 5])
+@pytest.mark.parametrize(("line", "why"), DECLINED, ids=[why for _, why in DECLINED])
+def test_a_file_the_optimistic_insert_declines_is_staged_again_carefully(
+    engine: sa.Engine,
+    duck: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    line: bytes,
+    why: str,
+    max_errors: int,
+) -> None:
+    write(tmp_path, [GOOD + b"\n" + GOOD, b"\n".join([GOOD, line, GOOD]), GOOD])
+    triaged: list[list[str]] = []
+    triage_files = native.triage_files
+
+    def spy(duck: duckdb.DuckDBPyConnection, paths: list[str], rules: Any) -> native.Triage:
+        triaged.append(paths)
+        return triage_files(duck, paths, rules)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(native, "triage_files", spy)
+        outcome = stage(engine, tmp_path, "native", max_errors)
+    assert outcome == stage(engine, tmp_path, "python", max_errors)
+    # What the screen finds goes to the Python path at once; the rest fails the
+    # optimistic insert, and the whole staging runs again through the triage.
+    bad = str(tmp_path / "log_data" / "2018-11-02-events.json")
+    assert bool(triaged) is not bool(native.screened(duck, [bad]))
+
+
+def test_a_load_whose_optimistic_insert_declines_keeps_nothing_of_its_first_try(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sources = fx.write_sources(tmp_path / "sources")
+    bad_song = sources["song_data"] / "A" / "B" / "C" / "TRBAD.json"
+    bad_song.write_text(json.dumps({"song_id": "", "artist_id": "AR1", "title": "No id"}))
+    day = sources["log_data"] / "2018" / "11" / "2018-11-02-events.json"
+    day.write_bytes(day.read_bytes() + b"\n" + event_line(event(T1, "x7", 139)).encode())
+    outcomes = []
+    for backend in ("duckdb", "duckdb-python"):
+        engine = engine_for_url(f"duckdb:///{tmp_path / backend}.duckdb")
+        schema.upgrade(engine)
+        try:
+            settings = staged_by(settings_for(engine, sources), backend)
+            with caplog.at_level("INFO", logger="sparkify.staging.duckdb"):
+                report = load.run(engine, settings, max_errors=5)
+            with engine.connect() as conn:
+                tables = {
+                    table.name: sorted(map(tuple, conn.execute(sa.select(table))), key=repr)
+                    for table in (staging_songs, staging_events)
+                }
+                errors = conn.execute(
+                    sa.text(
+                        "SELECT table_name, source, line, column_name, reason, raw_line "
+                        "FROM load_errors ORDER BY table_name, source, line"
+                    )
+                ).all()
+        finally:
+            engine.dispose()
+        outcomes.append((report.staged, report.skipped, tables, errors))
+    assert outcomes[0] == outcomes[1]
+    staged, skipped, _, errors = outcomes[0]
+    assert staged == {"staging_songs": 7, "staging_events": 11} and skipped == 2
+    assert [(e[0], e[1]) for e in errors] == [
+        ("staging_events", str(day)),
+        ("staging_songs", str(bad_song)),
+    ]
+    assert caplog.text.count("staging again, each log file checked first") == 1
+
+
+def test_a_database_in_memory_stages_again_carefully_too(tmp_path: Path) -> None:
+    sources = fx.write_sources(tmp_path)
+    day = sources["log_data"] / "2018" / "11" / "2018-11-03-events.json"
+    day.write_bytes(day.read_bytes() + b"\n" + event_line(event(T1, "x7", 139)).encode())
+    engine = engine_for_url("duckdb:///:memory:")
+    schema.upgrade(engine)
+    try:
+        report = load.run(engine, settings_for(engine, sources), max_errors=1)
+        with engine.connect() as conn:
+            logged = conn.execute(sa.text("SELECT source, line FROM load_errors")).all()
+    finally:
+        engine.dispose()
+    assert report.staged == {"staging_songs": 7, "staging_events": 11}
+    assert logged == [(str(day), day.read_bytes().count(b"\n") + 1)]

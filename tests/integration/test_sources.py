@@ -21,7 +21,9 @@ from sparkify.sources import (
     read_one,
     read_sources,
     s3_client,
+    stream_sources,
 )
+from sparkify.sources.reading import STREAM_BLOCK
 
 pytestmark = pytest.mark.integration
 
@@ -447,3 +449,28 @@ def test_read_one_reads_a_whole_object_or_file_and_names_what_is_missing(
 def test_a_window_below_one_is_refused_at_once() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         read_sources([], max_in_flight=0)
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, STREAM_BLOCK, STREAM_BLOCK + 3, 3 * STREAM_BLOCK])
+def test_a_local_file_is_read_whole_whole_or_in_blocks_whatever_its_size(
+    tmp_path: Path, size: int
+) -> None:
+    content = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path = tmp_path / "a.json"
+    path.write_bytes(content)
+    (listed,) = list_sources(str(path))
+
+    assert read_one(str(path)) == content
+    assert [data for _, data in read_sources([listed])] == [content]
+    ((_, blocks),) = stream_sources([listed], block_size=STREAM_BLOCK)
+    assert b"".join(blocks) == content
+
+
+def test_a_local_file_that_cannot_be_opened_is_named_with_the_os_reason(tmp_path: Path) -> None:
+    too_long = str(tmp_path / ("a" * 300 + ".json"))  # over NAME_MAX (255 bytes)
+
+    with pytest.raises(SourceError, match="cannot read it: File name too long") as caught:
+        read_one(too_long)
+    assert caught.value.source == too_long
+    with pytest.raises(SourceError, match="cannot read it: File name too long"):
+        list(read_sources([SourceObject(uri=too_long, size=2, etag="")]))
