@@ -59,6 +59,11 @@ INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+#: The most digits an integer given as text is converted with (Python's own limit,
+#: ``sys.get_int_max_str_digits()``, is 4,300); a longer one is out of every range.
+INT_MAX_DIGITS = 4300
+
+
 class Bound(NamedTuple):
     """A narrower range for an integer column than its type holds, and what to say outside it."""
 
@@ -88,7 +93,10 @@ def _int_converter(column: str, key: str, lo: int, hi: int, outside: str) -> Con
                 return None  # Redshift loads an empty field of a non-text column as NULL
             if not INTEGER_TEXT.fullmatch(text):  # Python's int() takes "1_000" and "١٢"
                 raise BadValue(column, f"{key}: {value!r} is not an integer")
-            result = int(text)
+            digits = text.lstrip("+-").lstrip("0") or "0"
+            if len(digits) > INT_MAX_DIGITS:  # beyond every range, and what int() converts
+                raise BadValue(column, f"{key}: a number of {len(digits)} digits {outside}")
+            result = -int(digits) if text[0] == "-" else int(digits)
         elif cls is float and value.is_integer():
             result = int(value)  # 1540991795796.0: epoch ms written as a float
         else:
@@ -342,10 +350,27 @@ def _compile_builder(
             lo, hi, _ = int_range(column, bounds.get(column.name))
             namespace[f"lo{i}"], namespace[f"hi{i}"] = lo, hi
             fast = f"v{i}.__class__ is int and lo{i} <= v{i} <= hi{i}"
+            # Digits as text (the real logs' userId) and whole floats (their
+            # registration) convert inline when they fit: the converter's result.
+            lines.append(f"    if v{i} is not None and not ({fast}):")
+            lines.append(
+                f"        if v{i}.__class__ is str and len(v{i}) < 19 and v{i}.isdigit() "
+                f"and v{i}.isascii() and lo{i} <= (w := int(v{i})) <= hi{i}:"
+            )
+            lines.append(f"            v{i} = w")
+            lines.append(
+                f"        elif v{i}.__class__ is float and v{i}.is_integer() "
+                f"and lo{i} <= (w := int(v{i})) <= hi{i}:"
+            )
+            lines.append(f"            v{i} = w")
+            lines.append("        else:")
+            lines.append(f"            v{i} = c{i}(v{i})")
+            fast = ""
         else:
             fast = f"v{i}.__class__ is float and v{i} - v{i} == 0.0"  # finite
-        lines.append(f"    if v{i} is not None and not ({fast}):")
-        lines.append(f"        v{i} = c{i}(v{i})")
+        if fast:
+            lines.append(f"    if v{i} is not None and not ({fast}):")
+            lines.append(f"        v{i} = c{i}(v{i})")
         if not column.nullable or column.name in required:
             namespace[f"col{i}"], namespace[f"miss{i}"] = column.name, f"{path.name} is missing"
             namespace[f"empty{i}"] = f"{path.name} is empty"

@@ -600,6 +600,14 @@ _VALUES = st.one_of(
     st.floats(allow_nan=False),
     st.text(max_size=8),
     st.text(alphabet="0123456789 -+._\u0661", max_size=6),
+    # digits as text and whole floats, at the edges of the fast path (18-19 digits)
+    # and of the columns' ranges
+    st.text(alphabet="0123456789", min_size=17, max_size=21),
+    st.sampled_from([2**15, 2**31, 2**63, TS_MIN_MS, TS_MAX_MS]).flatmap(
+        lambda edge: st.sampled_from(
+            [v for n in (edge - 1, edge, edge + 1, -edge - 1, -edge) for v in (str(n), float(n))]
+        )
+    ),
     st.text(min_size=500, max_size=600),
     st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
@@ -953,3 +961,22 @@ def test_the_end_of_a_deep_value_is_where_its_brackets_close(
                 expected = match.end()
                 break
     assert _Nesting(text).value_end(start) == expected
+
+
+@pytest.mark.parametrize("digits", ["1" * 5000, "0" * 4999 + "7", "-" + "9" * 4301])
+def test_an_integer_given_as_text_of_thousands_of_digits_is_a_bad_record(
+    events: RowBuilder, digits: str
+) -> None:
+    line = event_line(good_event(userId=digits))
+    [result] = list(events.rows(line.encode(), SOURCE))
+    if digits.lstrip("-0") == "7":  # leading zeros: the number is 7
+        assert isinstance(result, tuple) and result[EVENT_COLUMNS.index("user_id")] == 7
+        return
+    assert isinstance(result, BadRecordError)
+    assert (result.column, result.reason) == (
+        "user_id",
+        f"userId: a number of {len(digits.lstrip('-'))} digits is out of range for its column",
+    )
+    with pytest.raises(BadValue) as slowly:
+        events.build_slowly(good_event(userId=digits))
+    assert slowly.value.reason == result.reason
