@@ -432,12 +432,13 @@ class Step(NamedTuple):
 #: the re-match and the songplays insert both see the whole catalogue. The
 #: re-match runs before the insert: it is only for plays stored by earlier
 #: runs (this run's plays are matched as they are inserted), so it never scans
-#: them. A load from empty skips it: songplays was just emptied, or never filled.
+#: them. A load from empty skips it, and the updates, which change rows stored
+#: by earlier runs: the star was just emptied, or never filled.
 STEPS: tuple[Step, ...] = (
     Step("songs", songs, songs_insert),
-    Step("artists (update)", artists, artists_update),
+    Step("artists (update)", artists, artists_update, in_full_load=False),
     Step("artists", artists, artists_insert),
-    Step("users (update)", users, users_update, shares="user_id"),
+    Step("users (update)", users, users_update, shares="user_id", in_full_load=False),
     Step("users", users, users_insert, shares="user_id"),
     Step("songplays (re-match)", songplays, songplays_rematch, in_full_load=False),
     Step("songplays", songplays, songplays_insert, shares="ts"),
