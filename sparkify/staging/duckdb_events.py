@@ -10,19 +10,22 @@ time (in listing order, up to :data:`BATCH_BYTES`):
    (DuckDB's httpfs extension is not used: it would have to be downloaded);
 2. which files DuckDB reads, in one of two ways:
 
-   * **optimistic** (a load's first try): the screen of the raw text
-     (:func:`~sparkify.staging.native_screen.screen`), then the files it passes
-     inserted by one ``INSERT ... SELECT`` over ``read_json`` that checks every
-     rule as it goes and fails at the first row with a reason. Clean files are
-     read once after the screen. A failure (a bad record, a file DuckDB cannot
-     read) aborts the load's transaction (DuckDB has no savepoints):
+   * **optimistic** (:func:`insert_native`, a load's first try): the screen of
+     the raw text (:func:`~sparkify.staging.native.screened`), then the files it
+     passes inserted by one ``INSERT ... SELECT`` over ``read_json`` that checks
+     every rule as it goes and fails at the first row with a reason. Clean files
+     are read once after the screen. A failure (a bad record, a file DuckDB
+     cannot read) aborts the load's transaction (DuckDB has no savepoints):
      :class:`Declined` is raised, and the stager rolls back and stages again,
-     carefully (:meth:`~sparkify.staging.duckdb.DuckDBStager.stage`);
-   * **careful**: the triage (:func:`~sparkify.staging.native.triage_files`) on a
-     second connection to the same database, where a statement that fails on bad
-     input leaves the load's transaction alone; then the files it accepts
-     inserted in the load's transaction;
-3. the other files through the Python path, in listing order, so that errors,
+     carefully (:meth:`~sparkify.staging.duckdb.DuckDBStager.stage`). The files
+     left are returned, for the caller to stage through the Python path after
+     the song files;
+   * **careful** (:func:`stage_events`): the triage
+     (:func:`~sparkify.staging.native.triage_files`) on a second connection to
+     the same database, where a statement that fails on bad input leaves the
+     load's transaction alone; then the files it accepts inserted in the load's
+     transaction, and the others through the Python path, batch by batch;
+3. the Python path stages the other files in listing order, so that errors,
    ``load_errors`` rows and ``--max-errors`` counting are exactly the Python
    path's (the native files hold no bad record).
 """
@@ -85,25 +88,85 @@ def stage_events(
     *,
     progress: Progress,
     client: S3Client | None,
-    optimistic: bool = False,
 ) -> int:
-    """Stage the log files natively where exact, the rest through ``python``; return the rows.
-
-    Raises:
-        Declined: ``optimistic``, and a file the screen passed holds a bad record or
-            cannot be read by DuckDB: the load's transaction is aborted.
-    """
+    """Stage the log files natively where exact, the rest through ``python``; return the
+    rows. Careful: each batch's files are triaged on a second connection first."""
     main = duck_connection(conn)
     side = main.duplicate()
     try:
         rows = 0
         for batch in runs(objects, BATCH_BYTES):
-            rows += _stage_batch(
-                conn, main, side, batch, rules, python, progress, client, optimistic
-            )
+            rows += _stage_batch(conn, main, side, batch, rules, python, progress, client)
         return rows
     finally:
         side.close()
+
+
+def insert_native(
+    conn: sa.Connection,
+    objects: Iterable[SourceObject],
+    rules: native.TableRules,
+    *,
+    progress: Progress,
+    client: S3Client | None,
+) -> tuple[int, list[SourceObject]]:
+    """Insert the log files the screen passes, optimistically; the rows, and the objects
+    left for the Python path (in listing order: the caller stages them).
+
+    Raises:
+        Declined: a file the screen passed holds a bad record or cannot be read by
+            DuckDB: the load's transaction is aborted.
+    """
+    main = duck_connection(conn)
+    side = main.duplicate()
+    try:
+        rows = 0
+        left: list[SourceObject] = []
+        for batch in runs(objects, BATCH_BYTES):
+            with ExitStack() as stack:
+                local = _local_paths(stack, conn, batch, client)
+                screened = native.screened(side, list(local.values()))
+                done = [obj for obj in batch if obj.uri in local and local[obj.uri] not in screened]
+                _log_batch(len(done), len(batch), screened)
+                if done:
+                    rows += _insert_checked(conn, main, [local[obj.uri] for obj in done], rules)
+                    _check_unchanged(done)
+                    progress.advance(len(done), sum(obj.size for obj in done))
+                accepted = {obj.uri for obj in done}
+                left += [obj for obj in batch if obj.uri not in accepted]
+        return rows, left
+    finally:
+        side.close()
+
+
+def _local_paths(
+    stack: ExitStack, conn: sa.Connection, batch: list[SourceObject], client: S3Client | None
+) -> dict[str, str]:
+    """URI -> local path, for the objects DuckDB may read: a local file as listed, or a
+    copy of an ``s3://`` object (removed when ``stack`` closes)."""
+    local: dict[str, str] = {}
+    for obj in batch:
+        if is_s3(obj.uri):
+            path = stack.enter_context(_copy(conn, obj, client))
+            if path is not None:
+                local[obj.uri] = path
+        elif unchanged(obj):
+            local[obj.uri] = obj.uri
+    return local
+
+
+def _log_batch(native_files: int, files: int, left: Mapping[str, str]) -> None:
+    log.debug(
+        "%d of %d log files staged natively; the Python path reads %s",
+        native_files, files, dict(left) or "none",
+    )  # fmt: skip
+
+
+def _check_unchanged(done: Iterable[SourceObject]) -> None:
+    """A local file DuckDB read must still be the file that was listed."""
+    for obj in done:
+        if not is_s3(obj.uri) and not unchanged(obj):
+            raise SourceError(obj.uri, "the file changed while it was staged")
 
 
 def _stage_batch(
@@ -115,39 +178,16 @@ def _stage_batch(
     python: PythonPath,
     progress: Progress,
     client: S3Client | None,
-    optimistic: bool,
 ) -> int:
     with ExitStack() as stack:
-        local: dict[str, str] = {}  # URI -> local path, for the objects DuckDB may read
-        for obj in batch:
-            if is_s3(obj.uri):
-                path = stack.enter_context(_copy(conn, obj, client))
-                if path is not None:
-                    local[obj.uri] = path
-            elif unchanged(obj):
-                local[obj.uri] = obj.uri
-        if optimistic:
-            left = native.screened(side, list(local.values()))
-            accepted = {path for path in local.values() if path not in left}
-        else:
-            triage = native.triage_files(side, list(local.values()), rules)
-            left, accepted = triage.python, set(triage.native)
-        log.debug(
-            "%d of %d log files staged natively; the Python path reads %s",
-            len(accepted), len(batch), left or "none",
-        )  # fmt: skip
+        local = _local_paths(stack, conn, batch, client)
+        triage = native.triage_files(side, list(local.values()), rules)
+        _log_batch(len(triage.native), len(batch), triage.python)
+        accepted = set(triage.native)
         done = [obj for obj in batch if local.get(obj.uri) in accepted]
-        rows = 0
         if done:
-            paths = [local[obj.uri] for obj in done]
-            if optimistic:
-                rows = _insert_checked(conn, main, paths, rules)
-            else:
-                _insert(conn, main, paths, rules, triage.plain)
-                rows = triage.rows
-            for obj in done:
-                if not is_s3(obj.uri) and not unchanged(obj):
-                    raise SourceError(obj.uri, "the file changed while it was staged")
+            _insert(conn, main, [local[obj.uri] for obj in done], rules, triage.plain)
+            _check_unchanged(done)
             progress.advance(len(done), sum(obj.size for obj in done))
         rest, names = [], {}
         for obj in batch:
@@ -158,7 +198,7 @@ def _stage_batch(
                 names[path] = obj.uri
                 obj = SourceObject(path, obj.size, "")
             rest.append(obj)
-        return rows + (python(rest, names) if rest else 0)
+        return triage.rows + (python(rest, names) if rest else 0)
 
 
 @contextmanager

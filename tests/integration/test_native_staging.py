@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from sparkify import load, schema
 from sparkify.config import load_settings
 from sparkify.db import engine_for_url
-from sparkify.errors import BadRecordError, TooManyBadRecordsError
+from sparkify.errors import BadRecordError, SourceError, TooManyBadRecordsError
 from sparkify.models import EVENT_KEYS, TS_MAX_MS, TS_MIN_MS, staging_events, staging_songs
 from sparkify.sources import Listing, Plan, TableSources, list_sources, parse_jsonpaths
 from sparkify.staging import ErrorBudget, native, stager_for
@@ -235,36 +235,50 @@ def log_files(draw: st.DrawFn) -> list[bytes]:
 
 
 def stage(
-    engine: sa.Engine, root: Path, mode: str, max_errors: int, logs: Listing | None = None
+    engine: sa.Engine,
+    root: Path,
+    mode: str,
+    max_errors: int,
+    logs: Listing | None = None,
+    *,
+    songs: bool = False,
+    after_listing: Callable[[], None] = lambda: None,
 ) -> tuple[Any, ...]:
     """Stage ``root/log_data`` (or ``logs``) into DuckDB, rolled back; what it staged, or
-    how it stopped."""
+    how it stopped. With ``songs``, ``root/song_data`` too, and the rows of both tables.
+    ``after_listing`` runs between the listing and the staging."""
     jsonpath = root / "log_json_path.json"
     paths = parse_jsonpaths(
         jsonpath.read_bytes(), str(jsonpath), table=staging_events, keys=EVENT_KEYS
     )
     logs = logs if logs is not None else Listing(list_sources(str(root / "log_data")))
+    song_files = Listing(list_sources(str(root / "song_data"))) if songs else Listing([])
     plan = Plan(
         events=TableSources(staging_events, str(root / "log_data"), logs),
-        songs=TableSources(staging_songs, "", Listing([])),
+        songs=TableSources(staging_songs, str(root / "song_data"), song_files),
         jsonpath_uri=str(jsonpath),
         jsonpaths=tuple(paths),
     )
+    after_listing()
     config = load_settings(environ={"SPARKIFY_DUCKDB_STAGING": mode}, database_url=str(engine.url))
     budget = ErrorBudget(max_errors)
+    tables = (staging_songs, staging_events) if songs else (staging_events,)
     with engine.connect() as conn:
         conn.begin()
         try:
             stager_for("duckdb").stage(
                 conn, plan, config, budget=budget, run_id="r", progress=NoProgress()
             )
-        except (BadRecordError, TooManyBadRecordsError) as exc:
+        except (BadRecordError, TooManyBadRecordsError, SourceError) as exc:
             return ("stopped", type(exc).__name__, str(exc))
         finally:
-            staged = sorted(conn.execute(sa.select(staging_events)).all(), key=repr)
+            staged = [
+                [tuple(r) for r in sorted(conn.execute(sa.select(table)).all(), key=repr)]
+                for table in tables
+            ]
             conn.rollback()
     errors = [(t, e.source, e.line, e.column, e.reason, e.raw) for t, e in budget.errors]
-    return ("staged", [tuple(r) for r in staged], errors)
+    return ("staged", staged if songs else staged[0], errors)
 
 
 def write(root: Path, files: list[bytes]) -> None:
@@ -551,3 +565,110 @@ def test_a_database_in_memory_stages_again_carefully_too(tmp_path: Path) -> None
         engine.dispose()
     assert report.staged == {"staging_songs": 7, "staging_events": 11}
     assert logged == [(str(day), day.read_bytes().count(b"\n") + 1)]
+
+
+# -- the song files parsed in a thread while DuckDB inserts the log files ----------------------
+
+
+def write_songs(root: Path, records: list[bytes]) -> list[Path]:
+    paths = []
+    for n, data in enumerate(records):
+        path = root / "song_data" / "A" / "B" / f"TR{n:04d}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def song_json(n: int, **extra: Any) -> bytes:
+    record = {"song_id": f"SO{n}", "artist_id": f"AR{n}", "title": f"Song {n}", "duration": 1.5}
+    return json.dumps({**record, **extra}).encode()
+
+
+NAN_LINE = b'{"ts": 1541105830796, "sessionId": 1, "userId": "x2", "x": NaN}'
+
+
+@pytest.mark.parametrize("max_errors", [0, 1, 2, 3, 10])
+def test_songs_parsed_beside_the_log_files_count_their_bad_records_first(
+    engine: sa.Engine, tmp_path: Path, max_errors: int
+) -> None:
+    # Clean log files (DuckDB inserts them) and one the screen leaves to the Python
+    # path with a bad record; song files with two bad records among good ones.
+    write(tmp_path, [GOOD + b"\n" + GOOD, b"\n".join([GOOD, NAN_LINE]), GOOD])
+    write_songs(
+        tmp_path,
+        [song_json(1), song_json(2, song_id=""), song_json(3), b"{not json", song_json(5)],
+    )
+    outcome = stage(engine, tmp_path, "native", max_errors, songs=True)
+    assert outcome == stage(engine, tmp_path, "python", max_errors, songs=True)
+    if max_errors == 0:
+        assert outcome[:2] == ("stopped", "BadRecordError") and "TR0001.json" in outcome[2]
+    elif max_errors < 3:
+        assert outcome[:2] == ("stopped", "TooManyBadRecordsError")
+    else:
+        (_, (songs, events), errors) = outcome
+        assert (len(songs), len(events)) == (3, 4)
+        assert [(e[0], Path(e[1]).name, e[2]) for e in errors] == [
+            ("staging_songs", "TR0001.json", 1),
+            ("staging_songs", "TR0003.json", 1),
+            ("staging_events", "2018-11-02-events.json", 2),
+        ]
+
+
+def test_a_song_file_gone_since_the_listing_stops_the_load_as_it_would_alone(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    write(tmp_path, [GOOD + b"\n" + GOOD])
+    songs = write_songs(tmp_path, [song_json(n) for n in range(4)])
+    outcomes = []
+    for mode in ("native", "python"):
+        songs[2].write_bytes(song_json(2))
+        outcomes.append(stage(engine, tmp_path, mode, 5, songs=True, after_listing=songs[2].unlink))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:2] == ("stopped", "SourceError")
+    assert f"{songs[2]}: no such file" in outcomes[0][2]
+
+
+def test_the_song_files_progress_shows_first_then_the_log_files(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    write(tmp_path, [GOOD + b"\n" + GOOD, b"\n".join([GOOD, NAN_LINE]), GOOD])
+    write_songs(tmp_path, [song_json(n) for n in range(3)])
+    told: list[tuple[str, ...]] = []
+
+    class Recorder(NoProgress):
+        def begin_table(self, table: str, objects: int, size: int) -> None:
+            told.append(("begin", table, str(objects)))
+
+        def advance(self, objects: int, size: int) -> None:
+            told.append(("advance", str(objects)))
+
+    jsonpath = tmp_path / "log_json_path.json"
+    plan = Plan(
+        events=TableSources(staging_events, "", Listing(list_sources(str(tmp_path / "log_data")))),
+        songs=TableSources(staging_songs, "", Listing(list_sources(str(tmp_path / "song_data")))),
+        jsonpath_uri=str(jsonpath),
+        jsonpaths=tuple(
+            parse_jsonpaths(jsonpath.read_bytes(), "j", table=staging_events, keys=EVENT_KEYS)
+        ),
+    )
+    config = load_settings(environ={}, database_url=str(engine.url))
+    with engine.connect() as conn:
+        conn.begin()
+        results = stager_for("duckdb").stage(
+            conn, plan, config, budget=ErrorBudget(5), run_id="r", progress=Recorder()
+        )
+        conn.rollback()
+    assert told == [
+        ("begin", "staging_songs", "3"),
+        ("advance", "1"),
+        ("advance", "1"),
+        ("advance", "1"),
+        ("begin", "staging_events", "3"),
+        ("advance", "2"),  # the two files DuckDB inserted
+        ("advance", "1"),  # the one the Python path staged
+    ]
+    assert [(r.table, r.objects, r.rows) for r in results] == [
+        ("staging_songs", 3, 3),
+        ("staging_events", 3, 4),
+    ]
