@@ -240,6 +240,22 @@ def test_the_merges_sent_are_the_golden_files(
     )
 
 
+def test_a_load_from_empty_sends_no_update_and_the_next_one_does(
+    warehouse: sa.Engine, bucket: str, tmp_path: Path
+) -> None:
+    settings = model_settings(warehouse, bucket, tmp_path)
+    with Sent(warehouse) as first:
+        report = load.run(
+            warehouse, settings, stager=ModelStager(), plan=days(plan_of(settings), 1)
+        )
+    assert report.from_empty
+    assert not [t for t in first.texts if t.lstrip().upper().startswith("UPDATE")]
+    with Sent(warehouse) as second:
+        load.run(warehouse, settings, stager=ModelStager())
+    updated = {t.split()[1] for t in second.texts if t.lstrip().upper().startswith("UPDATE")}
+    assert {"artists", "users", "songplays"} <= updated
+
+
 def assert_sent_golden(sent: Sent, names: list[str]) -> None:
     """Each golden file ``tests/golden/<name>.sql`` is a statement the load sent."""
     normalised = {"\n".join(line.rstrip() for line in t.strip().splitlines()) for t in sent.texts}
