@@ -120,7 +120,7 @@ def test_duckdb_splits_merges_and_staging_inserts_by_size(
         real_release(self, conn)
 
     monkeypatch.setattr(duck.DuckDBStager, "release_memory", release)
-    report = load.run(engine, settings_for(engine, sources))
+    report = load.run(engine, settings_for(engine, sources), audit=False)  # merges only
     staged = report.staged["staging_events"]
     assert set(seen) == {-(-staged // 4)} and seen[0] > 1
     assert len(cut) == 1 and len(cut[0]) > 1  # songplays and time ran in several ranges
@@ -334,3 +334,28 @@ def test_an_incremental_load_in_parts_finds_the_rows_already_stored(
     assert star_snapshot(parted, staging=False) == star_snapshot(whole, staging=False)
     whole.dispose()
     parted.dispose()
+
+
+def test_duckdb_evicts_its_cache_before_each_query_of_the_quality_gate(
+    pg_url: sa.URL, tmp_path: Path, sources: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine("duckdb", pg_url, tmp_path, build=True)
+    told: list[str] = []
+    real_release = duck.DuckDBStager.release_memory
+    real_execute = duck.EmulatedStager.execute
+
+    def release(self: duck.DuckDBStager, conn: sa.Connection) -> None:
+        told.append("release")
+        real_release(self, conn)
+
+    def execute(self: duck.DuckDBStager, conn: sa.Connection, statement: Any) -> Any:
+        told.append("gate query" if self._auditing else "query")
+        return real_execute(self, conn, statement)
+
+    monkeypatch.setattr(duck.DuckDBStager, "release_memory", release)
+    monkeypatch.setattr(duck.EmulatedStager, "execute", execute)
+    report = load.run(engine, settings_for(engine, sources))
+    engine.dispose()
+    assert report.audited
+    gate = [n for n, what in enumerate(told) if what == "gate query"]
+    assert gate and all(told[n - 1] == "release" for n in gate)
