@@ -66,6 +66,8 @@ from sparkify.sql import (
     first_per_key,
     greater,
     start_time,
+    start_time_column,
+    start_time_of,
     tuple_greater,
 )
 
@@ -276,6 +278,7 @@ def staged_plays(part: TsRange | None = None) -> sa.Subquery:
         e.song,
         e.artist,
         e.length,
+        start_time_column(e.ts).label("start_time"),
     ).where(*plays())
     return first_per_key(
         within(events, e.ts, part),
@@ -293,7 +296,7 @@ def staged_plays(part: TsRange | None = None) -> sa.Subquery:
 def songplays_insert(part: TsRange | None = None) -> sa.Insert:
     """Rules 2 and 3: insert new songplays, matched to the catalogue (songs already merged)."""
     play, match = staged_plays(part), best_song_matches()
-    started = start_time(play.c.ts)
+    started = start_time_of(play.c.start_time, play.c.ts)
     sp = songplays.c
     select = (
         sa.select(

@@ -514,3 +514,16 @@ def test_gate_converts_ts_as_the_loader_does() -> None:
     epoch = compile_redshift(transform.start_time(staging_events.c.ts))
     assert epoch in compile_redshift(gate.played_probe())
     assert epoch in compile_redshift(gate.completeness_check().offending)
+
+
+def test_songplays_carries_start_time_below_the_window_on_postgresql_only() -> None:
+    # PostgreSQL merges the NOT EXISTS along songplays' key index when it compares a
+    # plain column (the exact epoch form's operators, costed per comparison, tip it
+    # to hashing all of songplays); the others compute the form where it is used.
+    pg = postgresql_sql("songplays")
+    assert "songplays.start_time = staged_plays.start_time" in pg
+    assert "mod(staging_events.ts, 1000) * INTERVAL '1 millisecond' AS start_time" in pg
+    for sql, epoch in ((redshift_sql("songplays"), "TIMESTAMP 'epoch' + staged_plays.ts"),
+                       (duckdb_sql("songplays"), "epoch_ms(staged_plays.ts)")):  # fmt: skip
+        assert "CAST(NULL AS TIMESTAMP" in sql and "staged_plays.start_time" not in sql
+        assert f"songplays.start_time = {epoch}" in sql
