@@ -222,13 +222,8 @@ def _insert(
     plain: frozenset[str],
 ) -> None:
     """Insert the rows of the native files, in the load's transaction."""
-    order = list(conn.execute(sa.select(sa.text("*")).select_from(staging_events).limit(0)).keys())
-    rows = native.staged(main, paths, rules, plain)
     try:
-        with _any_order(conn):
-            rows.select(*(duckdb.ColumnExpression(name) for name in order)).insert_into(
-                qualified_name(conn, staging_events)
-            )
+        _insert_rows(conn, main, native.staged(main, paths, rules, plain))
     except INPUT_ERRORS as exc:  # a file replaced since the triage read it
         reason = "changed while it was staged: " + str(exc).splitlines()[0]
         raise SourceError(paths[0], reason) from None
@@ -250,20 +245,27 @@ def _insert_checked(
     Raises:
         Declined: the statement failed on the input; the load's transaction is aborted.
     """
-    order = list(conn.execute(sa.select(sa.text("*")).select_from(staging_events).limit(0)).keys())
-    rows = native.checked(main, paths, rules)
     reason = duckdb.ColumnExpression(native.REASON)
     loads = duckdb.CaseExpression(reason.isnull(), duckdb.ConstantExpression(True)).otherwise(
         duckdb.FunctionExpression("error", reason)
     )
-    selected = rows.filter(loads).select(*(duckdb.ColumnExpression(name) for name in order))
-    insert = f"INSERT INTO {qualified_name(conn, staging_events)} {selected.sql_query()}"
     try:
-        with _any_order(conn):
-            count = main.execute(insert).fetchone()
+        return _insert_rows(conn, main, native.checked(main, paths, rules).filter(loads))
     except _DECLINES as exc:
         log.debug("the optimistic insert declined: %s", str(exc).splitlines()[0])
         raise Declined(str(exc).splitlines()[0]) from None
+
+
+def _insert_rows(
+    conn: sa.Connection, main: duckdb.DuckDBPyConnection, rows: duckdb.DuckDBPyRelation
+) -> int:
+    """Insert ``rows`` (a column named as each of ``staging_events``') in the load's
+    transaction, in any order; the rows inserted."""
+    order = list(conn.execute(sa.select(sa.text("*")).select_from(staging_events).limit(0)).keys())
+    selected = rows.select(*(duckdb.ColumnExpression(name) for name in order))
+    insert = f"INSERT INTO {qualified_name(conn, staging_events)} {selected.sql_query()}"
+    with _any_order(conn):
+        count = main.execute(insert).fetchone()
     return int(count[0]) if count else 0
 
 
